@@ -1,0 +1,1 @@
+"""Operations: deployment checks, test prerequisites and benchmarks (``ops.bench``)."""

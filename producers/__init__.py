@@ -1,0 +1,58 @@
+"""smsq for web backends: ``send_code`` queues a verification SMS, ``check_code`` verifies it.
+
+Importing this package is cheap: it loads neither the Celery worker nor the Alibaba SDK.
+"""
+
+from producers.check import check_code
+from producers.errors import (
+    CheckLocked,
+    InvalidArgument,
+    InvalidCode,
+    InvalidInput,
+    InvalidPhoneNumber,
+    ProviderAmbiguous,
+    ProviderError,
+    ProviderFrequency,
+    ProviderPermanent,
+    ProviderThrottled,
+    ProviderTransient,
+    RateLimited,
+    Refused,
+    ServiceUnavailable,
+    SmsqError,
+    TicketNotFound,
+    UnknownLane,
+)
+from producers.phone import mask_phone, normalize_phone
+from producers.records import CheckResult, SendState, SendStatus, Ticket
+from producers.send import send_code
+from producers.status import get_status
+
+__all__ = [
+    "CheckLocked",
+    "CheckResult",
+    "InvalidArgument",
+    "InvalidCode",
+    "InvalidInput",
+    "InvalidPhoneNumber",
+    "ProviderAmbiguous",
+    "ProviderError",
+    "ProviderFrequency",
+    "ProviderPermanent",
+    "ProviderThrottled",
+    "ProviderTransient",
+    "RateLimited",
+    "Refused",
+    "SendState",
+    "SendStatus",
+    "ServiceUnavailable",
+    "SmsqError",
+    "Ticket",
+    "TicketNotFound",
+    "UnknownLane",
+    "check_code",
+    "get_status",
+    "mask_phone",
+    "normalize_phone",
+    "send_code",
+]

@@ -1,0 +1,62 @@
+"""Names and defaults shared by producers, workers and operators: the wire contract in one place."""
+
+from __future__ import annotations
+
+#: The Celery task every producer publishes by name (workers register it under this name).
+SEND_TASK_NAME = "smsq.send_code"
+
+#: Queue name for a lane: one Celery queue per lane.
+QUEUE_PREFIX = "smsq."
+
+#: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
+KEY_PREFIX = "smsq:"
+
+
+def queue_for_lane(lane: str) -> str:
+    """Celery queue that carries a lane's sends, e.g. ``smsq.login``."""
+    return f"{QUEUE_PREFIX}{lane}"
+
+
+def record_key(ticket: str) -> str:
+    """Hash holding one send record."""
+    return f"{KEY_PREFIX}send:{ticket}"
+
+
+def idempotency_key(key: str) -> str:
+    """String mapping a caller's idempotency key to its ticket."""
+    return f"{KEY_PREFIX}idem:{key}"
+
+
+def lease_key(ticket: str) -> str:
+    """Short-lived marker held by the worker that is calling the provider for a ticket."""
+    return f"{KEY_PREFIX}lease:{ticket}"
+
+
+def last_sent_key(phone: str) -> str:
+    """Ticket of the newest code sent to a number: the one a check verifies."""
+    return f"{KEY_PREFIX}last:{phone}"
+
+
+def check_attempts_key(phone: str) -> str:
+    """Counter of wrong answers against a number's current code."""
+    return f"{KEY_PREFIX}checks:{phone}"
+
+
+def limit_key(scope: str, subject: str) -> str:
+    """Sliding-window log of admitted sends for one scope (phone, ip, prefix…) and subject."""
+    return f"{KEY_PREFIX}limit:{scope}:{subject}"
+
+
+def limiter_key(name: str) -> str:
+    """GCRA state (theoretical arrival time) of an upstream rate limiter."""
+    return f"{KEY_PREFIX}gcra:{name}"
+
+
+def events_key() -> str:
+    """Stream of recent outcomes, read by ``smsq status`` for the fleet overview."""
+    return f"{KEY_PREFIX}events"
+
+
+def stats_key(name: str) -> str:
+    """Hash of global counters, e.g. check results by outcome."""
+    return f"{KEY_PREFIX}stats:{name}"

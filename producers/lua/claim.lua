@@ -1,0 +1,46 @@
+-- A worker claims a send before calling the provider: the execution-time dedupe.
+--
+-- KEYS[1] record hash, KEYS[2] lease key
+-- ARGV[1] lease ms, ARGV[2] lease token, ARGV[3] now ms or "" (server clock)
+-- Returns
+--   {"missing"}                      no record (never admitted, or past its TTL)
+--   {"done", state}                  already sent / verified / failed / expired: do nothing
+--   {"busy"}                         another worker holds the lease right now
+--   {"expired"}                      the deadline passed before any attempt; recorded as expired
+--   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since}
+--     ambiguous_since is "" unless an earlier attempt may have reached the provider (a read
+--     timeout, or a worker that died while sending): the caller must not send a second code.
+
+local now_ms
+if ARGV[3] ~= "" then
+  now_ms = tonumber(ARGV[3])
+else
+  local t = redis.call("TIME")
+  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now_s = string.format("%.3f", now_ms / 1000)
+
+local rec = redis.call("HMGET", KEYS[1], "state", "phone", "lane", "created_at", "deadline_at",
+                       "ambiguous_since", "last_attempt_at")
+local state = rec[1]
+if not state then return {"missing"} end
+if state == "sent" or state == "verified" or state == "failed" or state == "expired" then
+  return {"done", state}
+end
+if state == "sending" and redis.call("EXISTS", KEYS[2]) == 1 then return {"busy"} end
+
+local ambiguous = rec[6] or ""
+if state == "sending" and ambiguous == "" then
+  -- the worker that held this send died mid-call: its request may have reached the provider
+  ambiguous = rec[7] or now_s
+  redis.call("HSET", KEYS[1], "ambiguous_since", ambiguous)
+end
+if state == "queued" and now_ms / 1000 > tonumber(rec[5]) then
+  redis.call("HSET", KEYS[1], "state", "expired", "reason", "deadline_passed", "updated_at", now_s)
+  return {"expired"}
+end
+
+redis.call("SET", KEYS[2], ARGV[2], "PX", tonumber(ARGV[1]))
+local attempts = redis.call("HINCRBY", KEYS[1], "attempts", 1)
+redis.call("HSET", KEYS[1], "state", "sending", "updated_at", now_s, "last_attempt_at", now_s)
+return {"claimed", rec[2], rec[3], rec[4], rec[5], tostring(attempts), ambiguous}

@@ -1,0 +1,38 @@
+-- Record how a send ended. The first final state wins; a late duplicate cannot overwrite it.
+--
+-- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] newest-sent-ticket key of the number,
+-- KEYS[4] wrong-answer counter of the number
+-- ARGV[1] final state (sent | failed | expired | queued to hand the send back, e.g. to wait for
+--         the rate limiter), ARGV[2] now ms or "", ARGV[3] code TTL s (for KEYS[3]),
+-- ARGV[4] ticket, ARGV[5..] field, value pairs to store (reason, request_id, biz_id, …)
+-- Returns the state the record holds afterwards, or "missing".
+
+local now_ms
+if ARGV[2] ~= "" then
+  now_ms = tonumber(ARGV[2])
+else
+  local t = redis.call("TIME")
+  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now_s = string.format("%.3f", now_ms / 1000)
+
+local state = redis.call("HGET", KEYS[1], "state")
+if not state then return "missing" end
+if state == "sent" or state == "verified" or state == "failed" or state == "expired" then
+  redis.call("DEL", KEYS[2])
+  return state
+end
+
+local new_state = ARGV[1]
+redis.call("HSET", KEYS[1], "state", new_state, "updated_at", now_s)
+for i = 5, #ARGV, 2 do
+  redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if new_state == "sent" then
+  redis.call("HSET", KEYS[1], "sent_at", now_s)
+  redis.call("SET", KEYS[3], ARGV[4], "EX", tonumber(ARGV[3]))
+  -- a new code resets the count of wrong answers
+  redis.call("DEL", KEYS[4])
+end
+redis.call("DEL", KEYS[2])
+return new_state

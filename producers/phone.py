@@ -1,0 +1,38 @@
+"""Phone numbers: normalise to the 11-digit mainland form and mask for display."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from producers.errors import InvalidPhoneNumber
+
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_MAX_INPUT = 32
+
+
+def normalize_phone(raw: object) -> str:
+    """Return ``raw`` as an 11-digit mainland China mobile number, e.g. ``+86 135-1111-2222`` →
+    ``13511112222``; raise :class:`InvalidPhoneNumber` for anything else (the provider sends to
+    mainland mobiles only)."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > _MAX_INPUT:
+        raise InvalidPhoneNumber("phone must be a non-empty string of at most 32 characters")
+    try:
+        parsed = phonenumbers.parse(raw, "CN")
+    except NumberParseException as exc:
+        raise InvalidPhoneNumber("phone is not a phone number") from exc
+    if parsed.country_code != 86:
+        raise InvalidPhoneNumber("only mainland China (+86) numbers are supported by the provider")
+    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
+        raise InvalidPhoneNumber("phone is not a valid mainland China mobile number")
+    national = str(parsed.national_number)
+    if len(national) != 11:
+        raise InvalidPhoneNumber("phone is not a valid mainland China mobile number")
+    return national
+
+
+def mask_phone(phone: str) -> str:
+    """Mask a number for people and logs: ``13511112222`` → ``135****2222``."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"

@@ -1,0 +1,245 @@
+"""The only module that touches the Alibaba Dypnsapi SDK.
+
+It builds one SDK client per process (reused by every thread), sets explicit timeouts, and turns
+every SDK exception and response ``Code`` into :mod:`producers.errors`. The SDK is imported lazily,
+on first use, so importing ``producers`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from producers import errors
+from producers.logs import install_redaction
+from producers.settings import Settings, get_settings
+
+PASS = "PASS"  # noqa: S105 - the VerifyResult of a passed check, not a password
+
+# Provider codes by what the caller must do. Codes arrive in a 200 body or as an HTTP error.
+_FREQUENCY = {"biz.FREQUENCY", "FREQUENCY_FAIL", "isv.FREQUENCY_FAIL"}
+_PERMANENT: dict[str, str] = {
+    "BUSINESS_LIMIT_CONTROL": "provider_daily_limit",
+    "isv.BUSINESS_LIMIT_CONTROL": "provider_daily_limit",
+    "MOBILE_NUMBER_ILLEGAL": "provider_bad_number",
+    "isv.MOBILE_NUMBER_ILLEGAL": "provider_bad_number",
+    "SECURITY_INTERCEPTED": "provider_bad_number",
+    "COUNTRY_BLACKLISTED": "provider_bad_number",
+    "INVALID_PARAMETERS": "provider_bad_request",
+    "isv.INVALID_PARAMETERS": "provider_bad_request",
+    "MissingParameter": "provider_bad_request",
+    "InvalidParameter": "provider_bad_request",
+    "InvalidSignName": "provider_config",
+    "SmsSignNameNotExist": "provider_config",
+    "isv.SMS_TEMPLATE_ILLEGAL": "provider_config",
+    "MissingTemplateParam": "provider_config",
+    "isv.VERIFY_SCHEME_NOT_EXIST": "provider_config",
+    "isp.VERIFY_SCHEME_NOT_EXIST": "provider_config",
+    "VerifySchemeNotExist": "provider_config",
+    "BIZ_NOT_OPEN_STATUS": "provider_account",
+    "isv.PRODUCT_UNSUBSCRIBE": "provider_account",
+    "isv.PRODUCT_UN_SUBSCRIPT": "provider_account",
+    "FUNCTION_NOT_OPENED": "provider_account",
+    "OFFER_NOT_ORDER_STATUS": "provider_account",
+    "isv.OUT_OF_SERVICE": "provider_account",
+    "OutOfService": "provider_account",
+    "RESOURCE_NOT_ENOUGH": "provider_account",
+    "isv.AMOUNT_NOT_ENOUGH": "provider_account",
+    "Unsupported.Account": "provider_account",
+    "isv.RAM_PERMISSION_DENY": "provider_auth",
+    "RamPermissionDeny": "provider_auth",
+    "Forbidden.RAM": "provider_auth",
+    "Forbidden": "provider_auth",
+    "Forbidden.RiskControl": "provider_auth",
+    "Forbidden.UserVerification": "provider_auth",
+    "UnauthorizedOperation": "provider_auth",
+    "InvalidAccessKeyId.NotFound": "provider_auth",
+    "InvalidAccessKeyId.Inactive": "provider_auth",
+    "SignatureDoesNotMatch": "provider_auth",
+    "IncompleteSignature": "provider_auth",
+    "InvalidSignatureMethod": "provider_auth",
+    "InvalidCredentials": "provider_auth",
+    "InvalidTimeStamp.Expired": "provider_clock",
+    "InvalidTimeStamp.Format": "provider_bad_request",
+    "InvalidAction.NotFound": "provider_bad_request",
+    "InvalidApi.NotFound": "provider_bad_request",
+    "InvalidProduct.NotFound": "provider_bad_request",
+    "UnsupportedHTTPMethod": "provider_bad_request",
+}
+_TRANSIENT = {
+    "InternalError",
+    "SMS_SYSTEM_ERROR",
+    "SENTINEL_BLOCK_EXCEPTION",
+    "UnknowError",
+    "SystemError",
+    "ServiceUnavailable",
+    "SignatureNonceUsed",
+}
+_THROTTLING_PREFIX = "Throttling"
+# Substrings of the SDK's network error text (it wraps requests' errors into strings).
+_AMBIGUOUS_NETWORK = ("Read timed out", "Connection aborted", "RemoteDisconnected", "Connection reset")
+
+
+def error_for_code(
+    code: str, *, status: int | None = None, request_id: str | None = None, retry_after_ms: int | None = None
+) -> errors.ProviderError:
+    """Map a provider error ``code`` to our error; unknown codes are permanent (never resent)."""
+    message = f"provider answered {code}" + (f" (HTTP {status})" if status else "")
+    common: dict[str, Any] = {"code": code, "status": status, "request_id": request_id}
+    if code.startswith(_THROTTLING_PREFIX):
+        retry_after = None if retry_after_ms is None else retry_after_ms / 1000
+        return errors.ProviderThrottled(message, retry_after=retry_after, **common)
+    if code in _FREQUENCY:
+        return errors.ProviderFrequency(message, **common)
+    if code in _TRANSIENT or (code not in _PERMANENT and status is not None and status >= 500):
+        return errors.ProviderTransient(message, **common)
+    error = errors.ProviderPermanent(message, **common)
+    error.reason = _PERMANENT.get(code, "provider_rejected")
+    return error
+
+
+def error_for_exception(exc: Exception) -> errors.ProviderError:
+    """Map an exception raised by the SDK to our error (the caller chains it with ``from``)."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
+    code = getattr(exc, "code", None)
+    if status is not None and code not in (None, "None"):
+        request_id = getattr(exc, "request_id", None)
+        return error_for_code(
+            str(code),
+            status=int(status),
+            request_id=None if request_id in (None, "None") else str(request_id),
+            retry_after_ms=getattr(exc, "retry_after", None),
+        )
+    if status is not None:  # an HTTP error without a parsable Code
+        cls = errors.ProviderTransient if int(status) >= 500 else errors.ProviderPermanent
+        return cls(f"provider answered HTTP {status} without an error code", status=int(status))
+    if code == "InvalidCredentials":
+        return error_for_code("InvalidCredentials")
+    text = str(getattr(exc, "inner_exception", None) or exc)
+    if any(marker in text for marker in _AMBIGUOUS_NETWORK):
+        return errors.ProviderAmbiguous("no answer from the provider (read timeout or dropped connection)")
+    if "parse the value as json" in text:
+        return errors.ProviderTransient("the provider answered with a page that is not JSON")
+    return errors.ProviderTransient(f"could not reach the provider ({type(exc).__name__})")
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """The provider accepted a send."""
+
+    biz_id: str
+    request_id: str
+    latency_s: float
+    #: Only when ``return_verify_code`` is on (the emulator, tests): never log or store it.
+    verify_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAnswer:
+    """The provider's verdict on a code."""
+
+    passed: bool
+    latency_s: float
+
+
+class DypnsapiProvider:
+    """SendSmsVerifyCode and CheckSmsVerifyCode over one reused SDK client."""
+
+    def __init__(self, settings: Settings) -> None:
+        from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415 - lazy: cheap imports
+        from alibabacloud_tea_openapi import models as open_api_models  # noqa: PLC0415
+
+        install_redaction()
+        self._settings = settings
+        config: dict[str, Any] = {
+            "endpoint": settings.aliyun_endpoint,
+            "protocol": settings.aliyun_protocol,
+            "connect_timeout": int(settings.connect_timeout_s * 1000),
+            "read_timeout": int(settings.send_read_timeout_s * 1000),
+            "max_idle_conns": 128,
+        }
+        if settings.access_key_id is not None and settings.access_key_secret is not None:
+            config["access_key_id"] = settings.access_key_id.get_secret_value()
+            config["access_key_secret"] = settings.access_key_secret.get_secret_value()
+        else:
+            from alibabacloud_credentials.client import Client as CredentialClient  # noqa: PLC0415
+
+            config["credential"] = CredentialClient()
+        self._client = Client(open_api_models.Config(**config))
+
+    def send(self, phone: str, *, out_id: str) -> SendReceipt:
+        """Ask the provider to generate a code and text it; raise a ``ProviderError`` otherwise."""
+        from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
+
+        s = self._settings
+        request = models.SendSmsVerifyCodeRequest(
+            phone_number=phone,
+            sign_name=s.sign_name,
+            template_code=s.template_code,
+            template_param=s.template_param,
+            scheme_name=s.scheme_name,
+            code_length=s.code_length,
+            valid_time=s.code_ttl_s,
+            interval=s.provider_interval_s,
+            duplicate_policy=1,  # a newer code replaces an older one: only the latest SMS works
+            out_id=out_id,
+            return_verify_code=True if s.return_verify_code else None,
+        )
+        body, latency = self._call("send_sms_verify_code_with_options", request, s.send_read_timeout_s)
+        model = body.model
+        return SendReceipt(
+            biz_id=str(getattr(model, "biz_id", "") or ""),
+            request_id=str(body.request_id or getattr(model, "request_id", "") or ""),
+            latency_s=latency,
+            verify_code=getattr(model, "verify_code", None) if s.return_verify_code else None,
+        )
+
+    def check(self, phone: str, code: str) -> CheckAnswer:
+        """Ask the provider whether ``code`` is the number's current code."""
+        from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
+
+        s = self._settings
+        request = models.CheckSmsVerifyCodeRequest(
+            phone_number=phone, verify_code=code, scheme_name=s.scheme_name, case_auth_policy=1
+        )
+        body, latency = self._call("check_sms_verify_code_with_options", request, s.check_read_timeout_s)
+        verdict = getattr(body.model, "verify_result", None)
+        return CheckAnswer(passed=verdict == PASS, latency_s=latency)
+
+    def _call(self, method: str, request: Any, read_timeout_s: float) -> tuple[Any, float]:
+        from alibabacloud_tea_util import models as util_models  # noqa: PLC0415
+
+        runtime = util_models.RuntimeOptions(
+            read_timeout=int(read_timeout_s * 1000),
+            connect_timeout=int(self._settings.connect_timeout_s * 1000),
+        )
+        started = time.perf_counter()
+        try:
+            response = getattr(self._client, method)(request, runtime)
+        except Exception as exc:
+            raise error_for_exception(exc) from exc
+        latency = time.perf_counter() - started
+        body = response.body
+        code = str(body.code or "")
+        if code != "OK":
+            raise error_for_code(code or "EmptyCode", status=response.status_code)
+        return body, latency
+
+
+_lock = threading.Lock()
+_providers: dict[int, DypnsapiProvider] = {}
+
+
+def get_provider() -> DypnsapiProvider:
+    """The process's provider client, built on first use (again in a forked child)."""
+    pid = os.getpid()
+    provider = _providers.get(pid)
+    if provider is None:
+        with _lock:
+            provider = _providers.get(pid)
+            if provider is None:
+                provider = _providers[pid] = DypnsapiProvider(get_settings())
+    return provider

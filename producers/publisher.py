@@ -1,0 +1,67 @@
+"""Publish ``smsq.send_code`` through Celery by name: backends never import ``worker``.
+
+A small producer-side Celery app is built once per process with the same serialisation and
+broker options as the workers (``worker.celeryconfig`` reuses :func:`broker_options`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from celery import Celery
+
+from producers.constants import SEND_TASK_NAME, queue_for_lane
+from producers.errors import ServiceUnavailable
+from producers.settings import Settings, get_settings
+
+#: Longer than any task can run or wait for its ETA, so Redis never redelivers a live task
+#: (kombu's Redis transport re-queues unacked messages older than this).
+VISIBILITY_TIMEOUT_S = 600
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """Celery settings that producers and workers must share."""
+    return {
+        "broker_url": settings.effective_broker_url,
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT_S,
+            # bounded socket waits: a publish on a half-open connection must fail, not hang
+            "socket_timeout": 5,
+            "socket_connect_timeout": 2,
+        },
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # a task-sent event per publish, so Flower shows queued sends before a worker takes them
+        "task_send_sent_event": True,
+        "broker_connection_retry_on_startup": True,
+    }
+
+
+@functools.cache
+def _app() -> Celery:
+    app = Celery("smsq-producer", set_as_current=False)
+    app.conf.update(broker_options(get_settings()))
+    return app
+
+
+def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> None:
+    """Queue the send of ``ticket`` on its lane; the task carries no phone number, only the ticket."""
+    try:
+        _app().send_task(
+            SEND_TASK_NAME,
+            args=[ticket],
+            task_id=ticket,
+            queue=queue_for_lane(lane),
+            routing_key=queue_for_lane(lane),
+            expires=dt.datetime.fromtimestamp(expires_at, tz=dt.UTC),
+            # what logs, events and Flower show instead of the arguments
+            argsrepr=repr((ticket,)),
+            kwargsrepr=repr({"phone": masked_phone, "lane": lane, "purpose": purpose}),
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
+        )
+    except Exception as exc:  # kombu/redis raise many types when the broker is down
+        raise ServiceUnavailable("the broker did not accept the send") from exc

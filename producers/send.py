@@ -1,0 +1,96 @@
+"""``send_code``: validate, apply abuse limits, record and publish, in about a millisecond."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+
+from producers.connections import get_redis
+from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, UnknownLane
+from producers.guard import get_guard
+from producers.logs import log_event
+from producers.phone import mask_phone, normalize_phone
+from producers.publisher import publish_send
+from producers.records import SendState, Ticket
+from producers.settings import get_settings
+from producers.store import RecordStore
+
+_PURPOSE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+
+
+def send_code(
+    phone: str,
+    *,
+    purpose: str = "login",
+    client_ip: str | None = None,
+    idempotency_key: str | None = None,
+    lane: str = "default",
+) -> Ticket:
+    """Queue a verification SMS to ``phone`` and return its ticket without waiting for the provider.
+
+    Raises :class:`~producers.errors.InvalidInput` for bad arguments and
+    :class:`~producers.errors.RateLimited` (with ``rule`` and ``retry_after``) when an abuse limit
+    refuses; in both cases nothing was recorded or queued. A repeated ``idempotency_key`` returns
+    the original ticket with ``duplicate=True``.
+    """
+    settings = get_settings()
+    number = normalize_phone(phone)
+    if not isinstance(purpose, str) or not _PURPOSE.match(purpose):
+        raise InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
+    if lane not in settings.lanes:
+        raise UnknownLane(f"lane {lane!r} is not configured (SMSQ_LANES)")
+    if client_ip is not None:
+        try:
+            client_ip = str(ipaddress.ip_address(client_ip))
+        except ValueError as exc:
+            raise InvalidArgument("client_ip is not an IP address") from exc
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise InvalidArgument("idempotency_key must be 1-128 printable ASCII characters")
+
+    masked = mask_phone(number)
+    store = RecordStore(get_redis())
+    admission = store.admit(
+        ticket=uuid.uuid4().hex,
+        phone=number,
+        masked=masked,
+        purpose=purpose,
+        lane=lane,
+        rules=get_guard().rules_for(number, purpose, client_ip),
+        useful_life_s=settings.send_deadline_s,
+        record_ttl_s=settings.record_ttl_s,
+        idempotency_key=idempotency_key,
+    )
+    if admission.outcome == "limited":
+        store.count("rejected", admission.rule)
+        log_event("send.rejected", phone=masked, rule=admission.rule, retry_after=admission.retry_after_s)
+        raise RateLimited(
+            f"too many sends: rule {admission.rule}", rule=admission.rule, retry_after=admission.retry_after_s
+        )
+    if admission.outcome == "duplicate":
+        return Ticket(
+            admission.ticket,
+            SendState(admission.state),
+            admission.created_at,
+            masked,
+            lane,
+            purpose,
+            duplicate=True,
+        )
+    for rule in admission.monitored:
+        store.count("monitored", rule)
+        log_event("send.limit_monitored", phone=masked, rule=rule)
+    try:
+        publish_send(
+            admission.ticket,
+            lane=lane,
+            masked_phone=masked,
+            purpose=purpose,
+            expires_at=admission.created_at + settings.send_deadline_s,
+        )
+    except ServiceUnavailable:
+        store.mark_failed(admission.ticket, "publish_failed")
+        raise
+    log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
+    return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)

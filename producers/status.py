@@ -1,0 +1,12 @@
+"""Look up where a send is, by ticket."""
+
+from __future__ import annotations
+
+from producers.connections import get_redis
+from producers.records import SendStatus
+from producers.store import RecordStore
+
+
+def get_status(ticket: str) -> SendStatus:
+    """The send's current state (phone masked); raises ``TicketNotFound`` past its record TTL."""
+    return RecordStore(get_redis()).status(ticket)

@@ -1,0 +1,220 @@
+"""Send records, check counters and abuse-limit logs in Redis, each change one atomic script.
+
+The scripts live beside this module in ``lua/``; this class is the only code that knows the
+record's fields. Producers admit sends and count checks; workers claim and finish sends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+
+from producers import constants
+from producers.errors import ServiceUnavailable, TicketNotFound
+from producers.records import SendStatus
+
+#: Placeholder for KEYS[2] of enqueue.lua when the caller gave no idempotency key.
+_NO_IDEMPOTENCY_KEY = constants.idempotency_key("-")
+
+
+def _script(name: str) -> str:
+    return (resources.files("producers") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """One abuse rule applied to one subject: at most ``limit`` sends per ``window_s``."""
+
+    name: str
+    key: str
+    limit: int
+    window_s: int
+    monitor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The answer of :meth:`RecordStore.admit`."""
+
+    outcome: str  # "ok" | "duplicate" | "limited"
+    ticket: str = ""
+    state: str = ""
+    created_at: float = 0.0
+    rule: str = ""
+    retry_after_s: float = 0.0
+    monitored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The answer of :meth:`RecordStore.claim`: what the worker may do with a send."""
+
+    outcome: str  # "claimed" | "done" | "busy" | "expired" | "missing"
+    state: str = ""
+    phone: str = ""
+    lane: str = ""
+    created_at: float = 0.0
+    deadline_at: float = 0.0
+    attempts: int = 0
+    #: When an earlier attempt may have reached the provider without an answer; None otherwise.
+    ambiguous_since: float | None = None
+
+
+class RecordStore:
+    """Atomic operations on send records and their counters."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._enqueue = client.register_script(_script("enqueue"))
+        self._claim = client.register_script(_script("claim"))
+        self._finish = client.register_script(_script("finish"))
+        self._check_begin = client.register_script(_script("check_begin"))
+        self._verified = client.register_script(_script("verified"))
+
+    # --- producers ------------------------------------------------------------------------------
+
+    def admit(
+        self,
+        *,
+        ticket: str,
+        phone: str,
+        masked: str,
+        purpose: str,
+        lane: str,
+        rules: tuple[LimitRule, ...],
+        useful_life_s: int,
+        record_ttl_s: int,
+        idempotency_key: str | None = None,
+        now_ms: int | None = None,
+    ) -> Admission:
+        """Check every rule and write the record (``queued``), or change nothing."""
+        keys = [
+            constants.record_key(ticket),
+            constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
+            *(rule.key for rule in rules),
+        ]
+        args: list[Any] = [
+            ticket,
+            "" if now_ms is None else now_ms,
+            record_ttl_s,
+            "1" if idempotency_key else "0",
+            useful_life_s,
+            phone,
+            masked,
+            purpose,
+            lane,
+            constants.record_key(""),
+            len(rules),
+        ]
+        for rule in rules:
+            args += [rule.limit, rule.window_s * 1000, rule.name, "1" if rule.monitor else "0"]
+        reply = self._run(self._enqueue, keys, args)
+        if reply[0] == "limited":
+            return Admission("limited", rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+        if reply[0] == "duplicate":
+            created = float(reply[3]) if reply[3] else 0.0
+            return Admission("duplicate", ticket=reply[1], state=reply[2], created_at=created)
+        monitored = tuple(name for name in reply[3].split(",") if name)
+        return Admission("ok", ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
+
+    def mark_failed(self, ticket: str, reason: str) -> None:
+        """Record a send that could not even be queued (the broker refused it)."""
+        self.finish(ticket, "failed", phone="", code_ttl_s=1, fields={"reason": reason})
+
+    def status(self, ticket: str) -> SendStatus:
+        """The record as a status lookup shows it."""
+        try:
+            data: dict[str, str] = self._redis.hgetall(constants.record_key(ticket))  # type: ignore[assignment]
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc
+        if not data:
+            raise TicketNotFound("no send with that ticket (unknown, or older than its record TTL)")
+        return SendStatus.from_hash(ticket, data, time.time())
+
+    # --- workers --------------------------------------------------------------------------------
+
+    def claim(self, ticket: str, *, lease_s: float, token: str, now_ms: int | None = None) -> Claim:
+        """Take a send for one attempt (see claim.lua for the outcomes)."""
+        reply = self._run(
+            self._claim,
+            [constants.record_key(ticket), constants.lease_key(ticket)],
+            [int(lease_s * 1000), token, "" if now_ms is None else now_ms],
+        )
+        if reply[0] != "claimed":
+            return Claim(reply[0], state=reply[1] if len(reply) > 1 else "")
+        return Claim(
+            "claimed",
+            phone=reply[1],
+            lane=reply[2],
+            created_at=float(reply[3]),
+            deadline_at=float(reply[4]),
+            attempts=int(reply[5]),
+            ambiguous_since=float(reply[6]) if reply[6] else None,
+        )
+
+    def mark_ambiguous(self, ticket: str, since: float) -> None:
+        """Remember that an attempt begun at ``since`` may have reached the provider."""
+        self._redis.hsetnx(constants.record_key(ticket), "ambiguous_since", f"{since:.3f}")
+
+    def finish(
+        self,
+        ticket: str,
+        state: str,
+        *,
+        phone: str,
+        code_ttl_s: int,
+        fields: dict[str, str] | None = None,
+        now_ms: int | None = None,
+    ) -> str:
+        """Move a send to ``state`` unless it already ended; return the state it holds now."""
+        args: list[Any] = [state, "" if now_ms is None else now_ms, code_ttl_s, ticket]
+        for name, value in (fields or {}).items():
+            args += [name, value]
+        keys = [
+            constants.record_key(ticket),
+            constants.lease_key(ticket),
+            constants.last_sent_key(phone),
+            constants.check_attempts_key(phone),
+        ]
+        result: str = self._run(self._finish, keys, args)
+        return result
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    def begin_check(self, phone: str, *, max_failures: int, window_s: int) -> tuple[bool, int]:
+        """Reserve a provider check: ``(True, attempts used)`` or ``(False, ms until unlocked)``."""
+        reply = self._run(
+            self._check_begin, [constants.check_attempts_key(phone)], [max_failures, window_s * 1000]
+        )
+        return reply[0] == "ok", int(reply[1])
+
+    def refund_check(self, phone: str) -> None:
+        """Give back a reservation whose provider call got no answer."""
+        try:
+            self._redis.decr(constants.check_attempts_key(phone))
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc
+
+    def check_passed(self, phone: str) -> str | None:
+        """Reset the number's wrong answers and mark its newest send verified; return that ticket."""
+        result: str | None = self._run(
+            self._verified,
+            [constants.check_attempts_key(phone), constants.last_sent_key(phone)],
+            [constants.record_key(""), f"{time.time():.3f}"],
+        )
+        return result or None
+
+    def count(self, name: str, field: str, amount: int = 1) -> None:
+        """Add to a global counter (exported by every worker host's /metrics)."""
+        self._redis.hincrby(constants.stats_key(name), field, amount)
+
+    @staticmethod
+    def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc

@@ -1,0 +1,211 @@
+"""Fixtures that give every test real parts: Redis, the emulator over HTTP, Celery workers.
+
+Redis: the server at ``SMSQ_REDIS_URL`` (or 127.0.0.1:6379) when it answers, else an embedded
+``redis-server`` started here. Tests always use database ``SMSQ_TEST_REDIS_DB`` (default 9, never 0)
+and flush only that database, which belongs to the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from producers.cli.stack import Stack, free_port, redis_answers
+
+# Set before any SDK import: the credentials chain must never probe 100.100.100.200 or a CLI profile.
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+os.environ["ALIBABA_CLOUD_CLI_PROFILE_DISABLED"] = "true"
+for _leak in (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+):
+    os.environ.pop(_leak, None)
+
+TEST_KEY_ID = "smsq-test-key"
+TEST_KEY_SECRET = "smsq-test-secret-0123456789"
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def processes() -> Iterator[Stack]:
+    """Child processes of the whole test session (embedded Redis, shared emulator)."""
+    stack = Stack()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(processes: Stack) -> str:
+    """URL of the test Redis database (never database 0), emptied once when the session starts."""
+    db = int(os.environ.get("SMSQ_TEST_REDIS_DB", "9"))
+    assert db != 0, "tests never use Redis database 0"
+    base = os.environ.get("SMSQ_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not redis_answers(base):
+        base = processes.redis()
+    url = _with_db(base, db)
+    client = redis.Redis.from_url(url)
+    client.flushdb()  # the test database belongs to the test run
+    client.close()
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on the test database with smsq's own keys (``smsq:*``) deleted before the test.
+
+    Celery's broker keys stay: long-lived worker processes rely on them.
+    """
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    stale = list(client.scan_iter("smsq:*", count=1000))
+    if stale:
+        client.delete(*stale)
+    yield client
+    client.close()
+
+
+class EmulatorHandle:
+    """A running emulator and its control endpoints under ``/_emulator/``."""
+
+    def __init__(self, endpoint: str, key_id: str, key_secret: str) -> None:
+        self.endpoint = endpoint
+        self.key_id = key_id
+        self.key_secret = key_secret
+        self.base = f"http://{endpoint}/_emulator"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def messages(self, phone: str | None = None) -> list[dict[str, Any]]:
+        """The outbox, newest first."""
+        suffix = f"?phone={phone}" if phone else ""
+        result: list[dict[str, Any]] = self._call("GET", f"messages{suffix}")["messages"]
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "stats")
+        return result
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("PUT", "faults", faults)
+        return result
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def sdk_config(self, **overrides: Any) -> Any:
+        """An SDK ``Config`` for this emulator with explicit keys."""
+        from alibabacloud_tea_openapi import models as open_api_models
+
+        options = dict(
+            access_key_id=self.key_id,
+            access_key_secret=self.key_secret,
+            endpoint=self.endpoint,
+            protocol="http",
+            connect_timeout=2000,
+            read_timeout=5000,
+        )
+        options.update(overrides)
+        return open_api_models.Config(**options)
+
+    def sdk_client(self, **overrides: Any) -> Any:
+        """An official Dypnsapi SDK client pointed at this emulator."""
+        from alibabacloud_dypnsapi20170525.client import Client
+
+        return Client(self.sdk_config(**overrides))
+
+
+@pytest.fixture(scope="session")
+def emulator_session(processes: Stack) -> EmulatorHandle:
+    """One emulator process for the session (reset before each test that uses ``emulator``)."""
+    port = free_port()
+    endpoint = processes.emulator(
+        port, TEST_KEY_ID, TEST_KEY_SECRET, ["--seed", "1"], name="emulator-session"
+    )
+    return EmulatorHandle(endpoint, TEST_KEY_ID, TEST_KEY_SECRET)
+
+
+@pytest.fixture
+def emulator(emulator_session: EmulatorHandle) -> EmulatorHandle:
+    """The session's emulator with empty state and no faults."""
+    emulator_session.reset()
+    return emulator_session
+
+
+def clear_process_caches() -> None:
+    """Forget every per-process object built from settings, so a test's environment takes effect."""
+    from producers import connections, guard, provider, publisher, settings
+
+    settings.get_settings.cache_clear()
+    guard.get_guard.cache_clear()
+    publisher._app.cache_clear()
+    provider._providers.clear()
+    connections._clients.clear()
+
+
+def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str) -> dict[str, str]:
+    """The variables a producer or worker needs to run against the test Redis and the emulator."""
+    env = {
+        "SMSQ_REDIS_URL": redis_url,
+        "SMSQ_ALIYUN_ENDPOINT": emulator.endpoint,
+        "SMSQ_ALIYUN_PROTOCOL": "http",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.key_secret,
+        "SMSQ_SEND_READ_TIMEOUT_S": "1",
+        "SMSQ_CHECK_READ_TIMEOUT_S": "1",
+        "SMSQ_SEND_DEADLINE_S": "10",
+        "SMSQ_CODE_LENGTH": "8",
+        "SMSQ_METRICS_PORT": "0",
+        "SMSQ_RETRY_INITIAL_S": "0.05",
+        "SMSQ_RETRY_MAX_S": "0.5",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def smsq_env(
+    monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, redis_url: str, emulator: EmulatorHandle
+) -> Iterator[dict[str, str]]:
+    """This process configured as a producer against the test Redis and the emulator."""
+    env = smsq_environment(redis_url, emulator)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    clear_process_caches()
+    yield env
+    clear_process_caches()
+
+
+@pytest.fixture(scope="session")
+def worker_env(redis_url: str, emulator_session: EmulatorHandle) -> dict[str, str]:
+    """Environment of the session's worker processes."""
+    return smsq_environment(redis_url, emulator_session)
+
+
+@pytest.fixture(scope="session")
+def workers(processes: Stack, worker_env: dict[str, str]) -> Stack:
+    """Two real Celery worker processes (threads pool) on the default lane, for the whole session."""
+    started = [
+        processes.worker(worker_env, concurrency=8, name=f"worker{i}", extra_args=["--without-mingle"])
+        for i in range(2)
+    ]
+    for child in started:
+        child.wait_for_log("ready.", timeout_s=60)
+    return processes

@@ -1,0 +1,203 @@
+"""The deployment files pass the same checks as ``make lint`` (ops/checks.py), and the checks bite.
+
+No skips: a missing promtool fails here (``make test`` installs it through ops/testdeps.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ops import checks
+
+
+def _assert_passes(report: checks.Report) -> None:
+    assert report.ok, "\n".join(report.problems)
+
+
+def test_the_alert_rules_and_the_prometheus_config_pass_promtool() -> None:
+    _assert_passes(checks.check_prometheus())
+
+
+def test_the_compose_file_is_valid_under_the_compose_specification() -> None:
+    _assert_passes(checks.check_compose_schema())
+
+
+def test_the_kubernetes_manifests_validate_strictly_including_the_keda_objects() -> None:
+    report = checks.check_kubernetes()
+    _assert_passes(report)
+    assert any("KEDA kinds against" in note for note in report.notes)
+
+
+def test_every_service_is_health_checked_and_workers_outlive_their_longest_task() -> None:
+    _assert_passes(checks.check_health_and_grace())
+
+
+def test_every_smsq_command_a_container_runs_exists_with_its_options() -> None:
+    _assert_passes(checks.check_cli_commands())
+
+
+# --- the checks catch what they are for ------------------------------------------------------------
+
+
+def _compose_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: object) -> None:
+    compose = yaml.safe_load(checks.COMPOSE_FILE.read_text(encoding="utf-8"))
+    edit(compose)  # type: ignore[operator]
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(compose, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(checks, "COMPOSE_FILE", path)
+
+
+def test_a_worker_grace_period_shorter_than_the_task_limit_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _compose_copy(tmp_path, monkeypatch, lambda c: c["services"]["worker"].update(stop_grace_period="3m"))
+    problems = checks.check_health_and_grace().problems
+    assert any("stop_grace_period '3m' must exceed" in problem for problem in problems), problems
+
+
+def test_a_service_without_a_healthcheck_or_with_a_public_port_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(compose: dict) -> None:
+        del compose["services"]["flower"]["healthcheck"]
+        compose["services"]["flower"]["ports"] = ["5555:5555"]
+
+    _compose_copy(tmp_path, monkeypatch, edit)
+    problems = "\n".join(checks.check_health_and_grace().problems)
+    assert "'flower' has no healthcheck" in problems
+    assert "publishes '5555:5555' beyond 127.0.0.1" in problems
+
+
+def test_an_unknown_compose_key_fails_the_schema_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _compose_copy(tmp_path, monkeypatch, lambda c: c["services"]["worker"].update(stop_grace_periods="210s"))
+    assert not checks.check_compose_schema().ok
+
+
+def test_an_unknown_subcommand_or_option_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def edit(compose: dict) -> None:
+        compose["services"]["worker"]["command"] = ["smsq", "worker", "--no-such-option", "1"]
+        compose["services"]["redis"]["command"] = ["smsq", "no-such-command"]
+
+    _compose_copy(tmp_path, monkeypatch, edit)
+    problems = "\n".join(checks.check_cli_commands().problems)
+    assert "`smsq worker` has no option --no-such-option" in problems
+    assert "`smsq no-such-command` is not in producers.cli.COMMANDS" in problems
+
+
+def test_a_misspelt_keda_redis_setting_fails_validation() -> None:
+    scaled_object = next(
+        doc
+        for doc in yaml.safe_load_all((checks.K8S_DIR / "keda.yaml").read_text())
+        if doc["kind"] == "ScaledObject"
+    )
+    scaled_object["spec"]["triggers"][0]["metadata"]["listname"] = "smsq.default"
+    problems = checks._validate_keda(scaled_object)
+    assert any("listname" in problem for problem in problems), problems
+
+
+def test_the_task_time_limit_comes_from_the_celery_config() -> None:
+    limit_s, fallback_reason = checks.task_hard_time_limit_s()
+    assert fallback_reason is None
+    assert limit_s == 180
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("210s", 210), ("3m30s", 210), ("1h", 3600), ("1m0.5s", 60.5)])
+def test_compose_durations_are_read_in_seconds(text: str, seconds: float) -> None:
+    assert checks.parse_compose_duration_s(text) == seconds
+
+
+def test_a_malformed_compose_duration_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a compose duration"):
+        checks.parse_compose_duration_s("210")
+
+
+def test_each_worker_lane_has_a_scaled_object_on_its_own_queue() -> None:
+    queues = {}
+    lists = {}
+    for _, doc in checks._k8s_documents():
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"].startswith("smsq-worker-"):
+            command = doc["spec"]["template"]["spec"]["containers"][0]["command"]
+            queues[doc["metadata"]["name"]] = command[command.index("--queues") + 1]
+        if doc["kind"] == "ScaledObject":
+            lists[doc["spec"]["scaleTargetRef"]["name"]] = doc["spec"]["triggers"][0]["metadata"]["listName"]
+    assert queues == lists == {"smsq-worker-default": "smsq.default", "smsq-worker-login": "smsq.login"}
+
+
+def test_the_dashboard_gives_every_panel_a_title_and_a_unit() -> None:
+    dashboard = json.loads((checks.ROOT / "ops" / "grafana" / "dashboards" / "smsq.json").read_text())
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"], panel["title"]
+        assert panel["datasource"]["uid"] == "smsq-prometheus"
+
+
+def test_every_alert_points_to_a_runbook_section_that_exists() -> None:
+    runbook = (checks.ROOT / "ops" / "runbook.md").read_text(encoding="utf-8")
+    anchors = {
+        line.lstrip("#").strip().lower().replace(" ", "-")
+        for line in runbook.splitlines()
+        if line.startswith("#")
+    }
+    rules = yaml.safe_load((checks.PROMETHEUS_DIR / "alerts.yml").read_text(encoding="utf-8"))
+    for rule in rules["groups"][0]["rules"]:
+        annotations = rule["annotations"]
+        assert annotations["summary"] and annotations["description"]
+        anchor = annotations["runbook_url"].split("#", 1)[1]
+        assert anchor in anchors, f"{rule['alert']}: ops/runbook.md has no section #{anchor}"
+
+
+# --- smsq flower (the command compose and Kubernetes run) ----------------------------------------
+
+
+def test_flower_refuses_a_public_address_without_basic_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from producers.cli import flower_cmd
+
+    monkeypatch.setattr(flower_cmd.os, "execvpe", lambda *args: pytest.fail("Flower must not start"))
+    result = CliRunner().invoke(
+        flower_cmd.flower, ["--address", "0.0.0.0"], env={"SMSQ_FLOWER_BASIC_AUTH": ""}
+    )
+    assert result.exit_code != 0
+    assert "refusing to serve Flower" in result.output
+
+
+def test_flower_gets_its_secrets_through_the_environment_not_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from producers.cli import flower_cmd
+
+    started: dict[str, object] = {}
+    monkeypatch.setattr(flower_cmd.os, "execvpe", lambda file, argv, env: started.update(argv=argv, env=env))
+    env = {"SMSQ_FLOWER_BASIC_AUTH": "ops:s3cret", "SMSQ_REDIS_URL": "redis://:redispw@127.0.0.1:6379/9"}
+    flower_cmd.get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(flower_cmd.flower, ["--address", "0.0.0.0", "--port", "5555"], env=env)
+    finally:
+        flower_cmd.get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    argv = " ".join(started["argv"])  # type: ignore[arg-type]
+    assert "-A worker.app flower" in argv and "--address=0.0.0.0" in argv and "--port=5555" in argv
+    assert "s3cret" not in argv and "redispw" not in argv
+    assert started["env"]["FLOWER_BASIC_AUTH"] == "ops:s3cret"  # type: ignore[index]
+    assert started["env"]["CELERY_BROKER_URL"] == "redis://:redispw@127.0.0.1:6379/9"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("", False)],
+)
+def test_only_loopback_addresses_count_as_private(address: str, loopback: bool) -> None:
+    from producers.cli.flower_cmd import is_loopback
+
+    assert is_loopback(address) is loopback

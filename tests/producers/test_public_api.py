@@ -1,0 +1,32 @@
+"""The public API is deliberate: a sorted ``__all__`` and a cheap import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import producers
+
+
+def test_all_is_sorted_and_names_only_what_the_package_defines() -> None:
+    assert producers.__all__ == sorted(producers.__all__)
+    for name in producers.__all__:
+        assert hasattr(producers, name), name
+
+
+def test_every_public_error_derives_from_the_one_root() -> None:
+    for name in producers.__all__:
+        value = getattr(producers, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, producers.SmsqError), name
+
+
+def test_importing_producers_loads_neither_the_worker_nor_the_alibaba_sdk() -> None:
+    code = (
+        "import sys, producers; "
+        "prefixes = ('worker', 'alibabacloud', 'Tea', 'darabonba', 'emulator'); "
+        "bad = [m for m in sys.modules if m.startswith(prefixes)]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,138 @@
+"""send_code validates, limits, records and publishes; bad input queues nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+
+from producers import (
+    InvalidArgument,
+    InvalidPhoneNumber,
+    RateLimited,
+    SendState,
+    UnknownLane,
+    get_status,
+    send_code,
+)
+from tests.conftest import clear_process_caches
+
+
+def _queued_messages(client: redis.Redis, queue: str = "smsq.default") -> list[dict]:
+    return [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+
+
+@pytest.fixture
+def producer(
+    smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> redis.Redis:
+    """A producer whose messages stay in Redis: it publishes to a lane no worker consumes."""
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "50/second", "parked": "1/second"}')
+    clear_process_caches()
+    redis_client.delete("smsq.parked")
+    return redis_client
+
+
+def test_a_send_returns_a_queued_ticket_and_publishes_only_the_ticket(producer: redis.Redis) -> None:
+    ticket = send_code("+86 135-1111-2222", lane="parked")
+    assert ticket.state is SendState.QUEUED
+    assert ticket.masked_phone == "135****2222"
+    messages = _queued_messages(producer, "smsq.parked")
+    assert len(messages) == 1
+    message = messages[0]
+    assert message["headers"]["id"] == ticket.id
+    assert message["headers"]["task"] == "smsq.send_code"
+    assert "13511112222" not in json.dumps(message)
+    body = json.loads(base64.b64decode(message["body"]))
+    assert body[0] == [ticket.id]
+    assert "135****2222" in message["headers"]["kwargsrepr"]
+    assert message["headers"]["expires"] is not None
+
+
+def test_the_status_of_a_new_send_is_queued_with_a_masked_phone(producer: redis.Redis) -> None:
+    ticket = send_code("13511112223", lane="parked", purpose="signup")
+    status = get_status(ticket.id)
+    assert status.state is SendState.QUEUED
+    assert status.masked_phone == "135****2223"
+    assert status.purpose == "signup"
+    assert status.lane == "parked"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"phone": "12345"}, InvalidPhoneNumber),
+        ({"phone": "+1 415 555 2671"}, InvalidPhoneNumber),
+        ({"phone": "13511112222", "lane": "nope"}, UnknownLane),
+        ({"phone": "13511112222", "purpose": "bad purpose!"}, InvalidArgument),
+        ({"phone": "13511112222", "client_ip": "999.1.1.1"}, InvalidArgument),
+        ({"phone": "13511112222", "idempotency_key": "has space"}, InvalidArgument),
+    ],
+)
+def test_bad_input_raises_a_typed_error_and_records_and_queues_nothing(
+    producer: redis.Redis, kwargs: dict, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        send_code(**kwargs)
+    for pattern in ("smsq:send:*", "smsq:idem:*", "smsq:limit:*"):
+        assert list(producer.scan_iter(pattern)) == []
+    assert producer.llen("smsq.parked") == 0
+
+
+def test_a_repeated_idempotency_key_returns_the_original_ticket_and_queues_once(
+    producer: redis.Redis,
+) -> None:
+    first = send_code("13511112224", lane="parked", idempotency_key="order-42")
+    second = send_code("13511112224", lane="parked", idempotency_key="order-42")
+    assert second.id == first.id
+    assert second.duplicate and not first.duplicate
+    assert producer.llen("smsq.parked") == 1
+
+
+def test_a_second_send_to_one_number_within_a_minute_is_refused_naming_the_rule(
+    producer: redis.Redis,
+) -> None:
+    send_code("13511112225", lane="parked")
+    with pytest.raises(RateLimited) as info:
+        send_code("13511112225", lane="parked")
+    assert info.value.rule == "phone:1/minute"
+    assert 58 <= info.value.retry_after <= 60
+    assert producer.llen("smsq.parked") == 1
+
+
+def test_a_refused_send_counts_nothing_so_other_rules_are_unaffected(producer: redis.Redis) -> None:
+    send_code("13511112226", lane="parked", client_ip="10.0.0.1")
+    with pytest.raises(RateLimited):
+        send_code("13511112226", lane="parked", client_ip="10.0.0.1")
+    # the refused attempt did not count against the IP
+    assert producer.zcard("smsq:limit:ip:10.0.0.1") == 1
+
+
+def test_a_rule_in_monitor_mode_logs_and_counts_but_lets_the_send_through(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SMSQ_MONITOR_RULES", "phone")
+    clear_process_caches()
+    caplog.set_level("INFO", logger="smsq")
+    send_code("13511112227", lane="parked")
+    second = send_code("13511112227", lane="parked")
+    assert second.state is SendState.QUEUED
+    assert producer.llen("smsq.parked") == 2
+    assert producer.hget("smsq:stats:monitored", "phone:1/minute") == "1"
+    assert any(
+        "send.limit_monitored" in r.getMessage() and "phone:1/minute" in r.getMessage()
+        for r in caplog.records
+    )
+    assert all("13511112227" not in r.getMessage() for r in caplog.records)
+
+
+def test_numbers_on_the_safe_list_bypass_the_limits(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSQ_SAFE_NUMBERS", "13511112228")
+    clear_process_caches()
+    for _ in range(3):
+        send_code("13511112228", lane="parked")
+    assert producer.llen("smsq.parked") == 3

@@ -1,0 +1,205 @@
+"""Delivery against the emulator over HTTP with the real SDK, store and limiter (no Celery).
+
+A fake clock drives the retry waits so the deadline and the provider's interval pass without
+real sleeping; every provider call is a real HTTP request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import redis
+
+from producers.provider import DypnsapiProvider
+from producers.settings import Settings, get_settings
+from producers.store import RecordStore
+from tests.conftest import EmulatorHandle
+from worker.delivery import Delivery, Requeue
+from worker.limiter import UpstreamLimiter
+
+
+class FakeClock:
+    """Wall-clock time that jumps forward when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now + 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def settings(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # The fake clock skips sleeps but the limiter runs on Redis's real clock: a fast lane keeps
+    # the limiter out of the way here (it has its own tests).
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "1000/second"}')
+    monkeypatch.setenv("SMSQ_ACCOUNT_RATE", "2000/second")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def delivery(settings: Settings, redis_client: redis.Redis, clock: FakeClock) -> Delivery:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    return Delivery(
+        RecordStore(client),
+        DypnsapiProvider(settings),
+        UpstreamLimiter.from_settings(settings, client),
+        settings,
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
+
+
+def admit(delivery: Delivery, phone: str) -> str:
+    ticket = uuid.uuid4().hex
+    admission = delivery.store.admit(
+        ticket=ticket,
+        phone=phone,
+        masked="x",
+        purpose="login",
+        lane="default",
+        rules=(),
+        useful_life_s=delivery.settings.send_deadline_s,
+        record_ttl_s=600,
+    )
+    assert admission.outcome == "ok"
+    return ticket
+
+
+def requests_seen(emulator: EmulatorHandle) -> int:
+    return sum(emulator.stats()["requests"].get("SendSmsVerifyCode", {}).values())
+
+
+def test_a_send_is_delivered_once_and_recorded_with_the_provider_ids(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13522223333")
+    outcome = delivery.deliver(ticket, token="t1")
+    assert outcome.state == "sent"
+    status = delivery.store.status(ticket)
+    assert status.state == "sent"
+    assert status.provider_request_id and status.biz_id
+    messages = emulator.messages("13522223333")
+    assert len(messages) == 1
+    assert messages[0]["out_id"] == ticket
+
+
+def test_a_redelivered_task_does_not_send_twice(delivery: Delivery, emulator: EmulatorHandle) -> None:
+    ticket = admit(delivery, "13522223334")
+    assert delivery.deliver(ticket, token="first").state == "sent"
+    assert delivery.deliver(ticket, token="second").state == "duplicate"
+    assert len(emulator.messages("13522223334")) == 1
+
+
+@pytest.mark.parametrize(
+    ("phone", "reason"),
+    [("13900000007", "provider_bad_number"), ("13900000008", "provider_daily_limit")],
+)
+def test_a_permanent_provider_error_fails_at_once_with_its_reason(
+    delivery: Delivery, emulator: EmulatorHandle, phone: str, reason: str
+) -> None:
+    ticket = admit(delivery, phone)
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.state, outcome.reason) == ("failed", reason)
+    assert delivery.store.status(ticket).reason == reason
+    assert requests_seen(emulator) == 1
+
+
+def test_transient_errors_are_retried_until_the_provider_accepts(
+    delivery: Delivery, emulator: EmulatorHandle, clock: FakeClock
+) -> None:
+    ticket = admit(delivery, "13900000010")  # answers 503 twice, then OK
+    outcome = delivery.deliver(ticket, token="t")
+    assert outcome.state == "sent"
+    assert requests_seen(emulator) == 3
+    assert len(clock.slept) >= 2
+
+
+@pytest.mark.parametrize("phone", ["13900000002", "13900000003", "13900000004", "13900000001"])
+def test_a_provider_that_keeps_failing_transiently_fails_the_send_at_its_deadline(
+    delivery: Delivery, emulator: EmulatorHandle, clock: FakeClock, phone: str
+) -> None:
+    ticket = admit(delivery, phone)
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.state, outcome.reason) == ("failed", "provider_unavailable")
+    assert requests_seen(emulator) >= 3
+    assert clock.now <= delivery.store.status(ticket).deadline_at + delivery.settings.retry_max_s
+
+
+def test_a_read_timeout_then_frequency_control_is_recorded_as_one_sent_sms(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13900000009")  # first request processed, answer never comes
+    outcome = delivery.deliver(ticket, token="t")
+    assert outcome.state == "sent"
+    assert len(emulator.messages("13900000009")) == 1
+    record = delivery.store._redis.hgetall(f"smsq:send:{ticket}")
+    assert record["confirmed_by"] == "provider_frequency"
+    assert record["ambiguous_since"]
+
+
+def test_a_dropped_first_request_is_retried_and_sends_exactly_one_sms(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13900000011")  # first connection dropped before processing
+    assert delivery.deliver(ticket, token="t").state == "sent"
+    assert len(emulator.messages("13900000011")) == 1
+
+
+def test_an_ambiguity_that_cannot_be_resolved_inside_the_interval_fails_without_resending(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13900000006")  # every connection dropped
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.state, outcome.reason) == ("failed", "ambiguous_unconfirmed")
+    assert emulator.messages("13900000006") == []
+
+
+def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provider(
+    delivery: Delivery, emulator: EmulatorHandle, settings: Settings
+) -> None:
+    ticket = uuid.uuid4().hex
+    delivery.store.admit(
+        ticket=ticket,
+        phone="13522223335",
+        masked="x",
+        purpose="login",
+        lane="default",
+        rules=(),
+        useful_life_s=10,
+        record_ttl_s=600,
+        now_ms=int((time.time() - 60) * 1000),
+    )
+    assert delivery.deliver(ticket, token="t").state == "expired"
+    assert delivery.store.status(ticket).state == "expired"
+    assert requests_seen(emulator) == 0
+
+
+def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
+    delivery: Delivery, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
+    limiter = delivery.limiter
+    # A lane of 1 per 10 s: the first send takes the token, the second must wait ~10 s.
+    from producers.limits import parse_rate
+
+    delivery.limiter = UpstreamLimiter(limiter._redis, {"default": parse_rate("1/10second")})  # type: ignore[attr-defined]
+    assert delivery.deliver(first, token="a").state == "sent"
+    with pytest.raises(Requeue) as info:
+        delivery.deliver(second, token="b")
+    assert 5 < info.value.countdown <= 10
+    assert delivery.store.status(second).state == "queued"
+    assert len(emulator.messages("13522223337")) == 0

@@ -1,0 +1,137 @@
+"""Prometheus metrics of the workers, correct across processes.
+
+Counters and histograms are kept per process by ``prometheus-client``; with a prefork pool,
+``smsq worker`` sets ``PROMETHEUS_MULTIPROC_DIR`` so the host's ``/metrics`` adds up every pool
+process. Queue depth and check results are global facts read from Redis at scrape time: every
+host exports the same value, so dashboards aggregate them with ``max()``, not ``sum()``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import redis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from producers import constants, errors
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_E2E_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+SENDS = Counter("smsq_sends", "Sends finished by a worker", ["lane", "outcome", "reason"])
+PROVIDER_LATENCY = Histogram(
+    "smsq_provider_request_duration_seconds",
+    "Provider call latency",
+    ["action", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+PROVIDER_ERRORS = Counter("smsq_provider_errors", "Provider errors by code", ["action", "code"])
+RETRIES = Counter("smsq_send_retries", "Send attempts retried", ["lane", "reason"])
+LIMITER_WAIT = Histogram(
+    "smsq_limiter_wait_seconds", "Time a send slept for the upstream rate", ["lane"], buckets=_LATENCY_BUCKETS
+)
+LIMITER_REQUEUES = Counter("smsq_limiter_requeues", "Sends re-queued to wait for the rate", ["lane"])
+ENQUEUE_TO_SENT = Histogram(
+    "smsq_enqueue_to_sent_seconds",
+    "From send_code() to the provider's acceptance",
+    ["lane"],
+    buckets=_E2E_BUCKETS,
+)
+IN_PROGRESS = Gauge("smsq_tasks_in_progress", "Sends being worked on", ["lane"], multiprocess_mode="livesum")
+
+
+def outcome_of(exc: errors.ProviderError | None) -> str:
+    """The ``outcome`` label for a provider call."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, errors.ProviderThrottled):
+        return "throttled"
+    if isinstance(exc, errors.ProviderTransient):
+        return "transient"
+    if isinstance(exc, errors.ProviderAmbiguous):
+        return "ambiguous"
+    return "permanent"
+
+
+def provider_request(action: str, seconds: float, exc: errors.ProviderError | None) -> None:
+    """Count one provider call and its latency."""
+    PROVIDER_LATENCY.labels(action, outcome_of(exc)).observe(seconds)
+    if exc is not None:
+        PROVIDER_ERRORS.labels(action, exc.code or exc.reason).inc()
+
+
+def send_finished(lane: str, outcome: str, reason: str) -> None:
+    """Count a send's final outcome (sent, failed, expired, duplicate)."""
+    SENDS.labels(lane, outcome, reason).inc()
+
+
+def retried(lane: str, reason: str) -> None:
+    RETRIES.labels(lane, reason).inc()
+
+
+def limiter_waited(lane: str, seconds: float) -> None:
+    LIMITER_WAIT.labels(lane).observe(seconds)
+
+
+def limiter_requeued(lane: str) -> None:
+    LIMITER_REQUEUES.labels(lane).inc()
+
+
+def observe_enqueue_to_sent(lane: str, seconds: float) -> None:
+    ENQUEUE_TO_SENT.labels(lane).observe(seconds)
+
+
+@contextmanager
+def in_progress(lane: str) -> Iterator[None]:
+    """Count a send as in progress while the block runs."""
+    gauge = IN_PROGRESS.labels(lane)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
+
+
+class RedisCollector(Collector):
+    """Global figures read from Redis when scraped: queue depth per lane, check results."""
+
+    def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
+        self._redis = client
+        self._lanes = tuple(lanes)
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        depth = GaugeMetricFamily("smsq_queue_depth", "Messages waiting in a lane's queue", labels=["lane"])
+        checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for lane in self._lanes:
+                pipe.llen(constants.queue_for_lane(lane))
+            pipe.hgetall(constants.stats_key("checks"))
+            *lengths, check_counts = pipe.execute()
+        except redis.RedisError:
+            return
+        for lane, length in zip(self._lanes, lengths, strict=True):
+            depth.add_metric([lane], float(length))
+        for result, count in sorted(check_counts.items()):
+            checks.add_metric([result], float(count))
+        yield depth
+        yield checks
+
+
+def serve(host: str, port: int, client: redis.Redis, lanes: Iterable[str]) -> None:
+    """Serve this host's ``/metrics`` on ``port`` (all pool processes, plus the Redis figures)."""
+    registry = CollectorRegistry()
+    # prometheus-client's own switch for multi-process mode (set by `smsq worker` for prefork)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        from prometheus_client import REGISTRY  # noqa: PLC0415
+
+        registry = REGISTRY
+    registry.register(RedisCollector(client, lanes))
+    start_http_server(port, addr=host, registry=registry)

@@ -1,0 +1,39 @@
+"""Worker-side hooks: expired messages, the metrics server, the liveness heartbeat file."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+from celery import signals
+
+from producers.connections import get_redis
+from producers.constants import SEND_TASK_NAME
+from producers.logs import log_event
+from producers.settings import get_settings
+from producers.store import RecordStore
+from worker import metrics
+
+
+@signals.task_revoked.connect
+def _record_expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    """A message that reached a worker after its ``expires`` ends the send as ``expired``."""
+    if not expired or request is None or getattr(sender, "name", None) != SEND_TASK_NAME:
+        return
+    ticket = str(request.id)
+    state = RecordStore(get_redis()).finish(
+        ticket, "expired", phone="", code_ttl_s=1, fields={"reason": "deadline_passed"}
+    )
+    log_event("send.expired", ticket=ticket, state=state)
+
+
+@signals.worker_ready.connect
+def _start_metrics_server(**_: Any) -> None:
+    settings = get_settings()
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_host, settings.metrics_port, get_redis(), settings.lanes)
+
+
+@signals.heartbeat_sent.connect
+def _touch_heartbeat(**_: Any) -> None:
+    pathlib.Path(get_settings().heartbeat_file).touch()

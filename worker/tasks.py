@@ -1,0 +1,47 @@
+"""The ``smsq.send_code`` task: rebuild the collaborators once per process, call the service."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+from celery import Task
+
+from producers.connections import get_redis
+from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME
+from producers.errors import ServiceUnavailable
+from producers.provider import get_provider
+from producers.settings import get_settings
+from producers.store import RecordStore
+from worker import metrics
+from worker.app import app
+from worker.delivery import Delivery, Requeue
+from worker.limiter import UpstreamLimiter
+
+
+@functools.cache
+def _delivery() -> Delivery:
+    settings = get_settings()
+    client = get_redis()
+    return Delivery(
+        RecordStore(client), get_provider(), UpstreamLimiter.from_settings(settings, client), settings
+    )
+
+
+@app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True)
+def send_code(self: Task, ticket: str) -> dict[str, Any]:
+    """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary."""
+    delivery = _delivery()
+    queue = str((self.request.delivery_info or {}).get("routing_key") or "")
+    try:
+        with metrics.in_progress(queue.removeprefix(QUEUE_PREFIX) or "unknown"):
+            outcome = delivery.deliver(ticket, token=uuid.uuid4().hex)
+    except Requeue as wait:
+        # Waiting for the shared rate: free the slot, come back later. Not an error, so it never
+        # spends the retry budget that real provider errors have (max_retries=None here).
+        raise self.retry(countdown=wait.countdown) from None
+    except ServiceUnavailable as exc:
+        raise self.retry(countdown=1.0, exc=exc) from None
+    metrics.send_finished(outcome.lane or "unknown", outcome.state, outcome.reason)
+    return {"ticket": ticket, "state": outcome.state, "reason": outcome.reason}
