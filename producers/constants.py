@@ -60,3 +60,13 @@ def events_key() -> str:
 def stats_key(name: str) -> str:
     """Hash of global counters, e.g. check results by outcome."""
     return f"{KEY_PREFIX}stats:{name}"
+
+
+def minute_stats_key(minute: int | str) -> str:
+    """Hash of send outcomes (queued, sent, failed, expired) in one minute since the epoch."""
+    return f"{KEY_PREFIX}stats:m:{minute}"
+
+
+def penalty_key(limiter: str) -> str:
+    """Slowdown factor of an upstream limiter while the provider throttles (TTL = its duration)."""
+    return f"{KEY_PREFIX}gcra-penalty:{limiter}"

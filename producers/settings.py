@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     #: The worker touches this file at every Celery heartbeat; `smsq worker --healthcheck` reads it.
     heartbeat_file: str = "/tmp/smsq-worker.heartbeat"  # noqa: S108 - a liveness marker, no data
 
+    # --- HTTP gateway -------------------------------------------------------------------------------
+    #: When set, every /v1 request to `smsq gateway` must carry ``Authorization: Bearer <token>``.
+    gateway_token: SecretStr | None = None
+
     @field_validator("monitor_rules", "safe_numbers", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:

@@ -108,6 +108,7 @@ class RecordStore:
             purpose,
             lane,
             constants.record_key(""),
+            constants.minute_stats_key(""),
             len(rules),
         ]
         for rule in rules:
@@ -171,7 +172,13 @@ class RecordStore:
         now_ms: int | None = None,
     ) -> str:
         """Move a send to ``state`` unless it already ended; return the state it holds now."""
-        args: list[Any] = [state, "" if now_ms is None else now_ms, code_ttl_s, ticket]
+        args: list[Any] = [
+            state,
+            "" if now_ms is None else now_ms,
+            code_ttl_s,
+            ticket,
+            constants.minute_stats_key(""),
+        ]
         for name, value in (fields or {}).items():
             args += [name, value]
         keys = [

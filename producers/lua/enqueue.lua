@@ -10,7 +10,8 @@
 -- ARGV[5]  useful life of the send in seconds (deadline = now + this)
 -- ARGV[6..9] phone, masked phone, purpose, lane
 -- ARGV[10] key prefix of send records (to read the state of an idempotent duplicate)
--- ARGV[11] number of rules N, then per rule 4 values: limit, window ms, name, monitor ("1"/"0")
+-- ARGV[11] key prefix of the per-minute counters (HINCRBY <prefix><minute> queued 1)
+-- ARGV[12] number of rules N, then per rule 4 values: limit, window ms, name, monitor ("1"/"0")
 --
 -- Returns one of
 --   {"ok", ticket, now_ms, monitored rule names joined by ","}
@@ -35,10 +36,10 @@ if ARGV[4] == "1" then
   end
 end
 
-local n = tonumber(ARGV[11])
+local n = tonumber(ARGV[12])
 local monitored = {}
 for i = 1, n do
-  local base = 11 + (i - 1) * 4
+  local base = 12 + (i - 1) * 4
   local limit = tonumber(ARGV[base + 1])
   local window = tonumber(ARGV[base + 2])
   local key = KEYS[2 + i]
@@ -60,7 +61,7 @@ local ticket = ARGV[1]
 local longest = {}
 for i = 1, n do
   local key = KEYS[2 + i]
-  local window = tonumber(ARGV[11 + (i - 1) * 4 + 2])
+  local window = tonumber(ARGV[12 + (i - 1) * 4 + 2])
   if not longest[key] or window > longest[key] then longest[key] = window end
 end
 for key, window in pairs(longest) do
@@ -78,4 +79,7 @@ redis.call("EXPIRE", KEYS[1], tonumber(ARGV[3]))
 if ARGV[4] == "1" then
   redis.call("SET", KEYS[2], ticket, "EX", tonumber(ARGV[3]))
 end
+local minute_key = ARGV[11] .. math.floor(now_ms / 60000)
+redis.call("HINCRBY", minute_key, "queued", 1)
+redis.call("EXPIRE", minute_key, 7200)
 return {"ok", ticket, tostring(now_ms), table.concat(monitored, ",")}

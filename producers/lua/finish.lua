@@ -4,7 +4,8 @@
 -- KEYS[4] wrong-answer counter of the number
 -- ARGV[1] final state (sent | failed | expired | queued to hand the send back, e.g. to wait for
 --         the rate limiter), ARGV[2] now ms or "", ARGV[3] code TTL s (for KEYS[3]),
--- ARGV[4] ticket, ARGV[5..] field, value pairs to store (reason, request_id, biz_id, …)
+-- ARGV[4] ticket, ARGV[5] key prefix of the per-minute outcome counters,
+-- ARGV[6..] field, value pairs to store (reason, request_id, biz_id, …)
 -- Returns the state the record holds afterwards, or "missing".
 
 local now_ms
@@ -25,7 +26,7 @@ end
 
 local new_state = ARGV[1]
 redis.call("HSET", KEYS[1], "state", new_state, "updated_at", now_s)
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 1])
 end
 if new_state == "sent" then
@@ -35,4 +36,10 @@ if new_state == "sent" then
   redis.call("DEL", KEYS[4])
 end
 redis.call("DEL", KEYS[2])
+if new_state ~= "queued" then
+  -- sends per minute by outcome, for `smsq status` (kept two hours)
+  local minute_key = ARGV[5] .. math.floor(now_ms / 60000)
+  redis.call("HINCRBY", minute_key, new_state, 1)
+  redis.call("EXPIRE", minute_key, 7200)
+end
 return new_state

@@ -23,7 +23,9 @@ def fresh_number() -> str:
     return f"137{uuid.uuid4().int % 10**8:08d}"
 
 
-def test_a_code_is_sent_by_a_worker_and_checks_once(smsq_env: dict[str, str], emulator: EmulatorHandle) -> None:
+def test_a_code_is_sent_by_a_worker_and_checks_once(
+    smsq_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
     phone = fresh_number()
     ticket = send_code(phone)
     status = wait_final(ticket.id)
@@ -47,14 +49,26 @@ def test_the_same_task_delivered_twice_produces_one_sms(
     ticket = send_code(phone)
     status = get_status(ticket.id)
     # the same message again, as a broker redelivery after a crash would bring it
-    publish_send(ticket.id, lane="default", masked_phone=status.masked_phone, purpose="login",
-                 expires_at=status.deadline_at)
-    publish_send(ticket.id, lane="default", masked_phone=status.masked_phone, purpose="login",
-                 expires_at=status.deadline_at)
+    publish_send(
+        ticket.id,
+        lane="default",
+        masked_phone=status.masked_phone,
+        purpose="login",
+        expires_at=status.deadline_at,
+    )
+    publish_send(
+        ticket.id,
+        lane="default",
+        masked_phone=status.masked_phone,
+        purpose="login",
+        expires_at=status.deadline_at,
+    )
     assert wait_final(ticket.id).state is SendState.SENT
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        logs = "".join(c.log_path.read_text(errors="replace") for c in workers.children if c.name.startswith("worker"))  # type: ignore[attr-defined]
+        logs = "".join(
+            c.log_path.read_text(errors="replace") for c in workers.children if c.name.startswith("worker")
+        )  # type: ignore[attr-defined]
         if logs.count(f"smsq.send_code[{ticket.id}] succeeded") >= 3:
             break
         time.sleep(0.1)
@@ -71,7 +85,11 @@ def test_the_same_task_delivered_twice_produces_one_sms(
     ],
 )
 def test_every_accepted_send_ends_sent_or_failed_with_a_reason(
-    smsq_env: dict[str, str], emulator: EmulatorHandle, phone: str | None, state: SendState, reason: str | None
+    smsq_env: dict[str, str],
+    emulator: EmulatorHandle,
+    phone: str | None,
+    state: SendState,
+    reason: str | None,
 ) -> None:
     ticket = send_code(phone or fresh_number())
     status = wait_final(ticket.id, timeout_s=40)
@@ -85,10 +103,20 @@ def test_a_send_whose_message_arrives_after_its_deadline_ends_expired(
     store = RecordStore(redis.Redis.from_url(smsq_env["SMSQ_REDIS_URL"], decode_responses=True))
     ticket = uuid.uuid4().hex
     created_ms = int((time.time() - 20) * 1000)
-    store.admit(ticket=ticket, phone=fresh_number(), masked="137****0000", purpose="login", lane="default",
-                rules=(), useful_life_s=10, record_ttl_s=600, now_ms=created_ms)
-    publish_send(ticket, lane="default", masked_phone="137****0000", purpose="login",
-                 expires_at=created_ms / 1000 + 10)
+    store.admit(
+        ticket=ticket,
+        phone=fresh_number(),
+        masked="137****0000",
+        purpose="login",
+        lane="default",
+        rules=(),
+        useful_life_s=10,
+        record_ttl_s=600,
+        now_ms=created_ms,
+    )
+    publish_send(
+        ticket, lane="default", masked_phone="137****0000", purpose="login", expires_at=created_ms / 1000 + 10
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and redis_client.hget(f"smsq:send:{ticket}", "state") == "queued":
         time.sleep(0.05)
@@ -130,7 +158,7 @@ def test_no_log_line_event_or_error_carries_the_phone_the_code_or_the_secret(
         except Exception as exc:
             errors_seen.append(f"{type(exc).__name__}: {exc}")
     worker_logs = "".join(
-        c.log_path.read_bytes()[sizes.get(c.name, 0):].decode(errors="replace")
+        c.log_path.read_bytes()[sizes.get(c.name, 0) :].decode(errors="replace")
         for c in workers.children  # type: ignore[attr-defined]
     )
     events = json.dumps(recorder.events, default=str)

@@ -41,7 +41,7 @@ class GcraModel:
             factor = self.penalties.get(item.name, 1.0)
             if factor > 1:
                 step = math.ceil(item.interval_us * factor)
-            self.tats[item.name] = max(self.tats.get(item.name, now_us), now_us) + step
+            self.tats[item.name] = max(self.tats.get(item.name, use_at), use_at) + step
         return wait, True, binding
 
     def state(self) -> dict[str, int]:

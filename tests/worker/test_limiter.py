@@ -17,13 +17,19 @@ import pytest
 import redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from limiter_model import GcraModel, max_in_window
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from producers.constants import limiter_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate
 from producers.settings import Settings
+from tests.worker.limiter_model import GcraModel, max_in_window
 from worker.limiter import (
     ACCOUNT_LIMITER,
     Decision,

@@ -56,7 +56,7 @@ end
 
 local at = now + wait
 for i = 1, n do
-  local tat = tats[i] + steps[i]
+  local tat = math.max(tats[i], at) + steps[i]
   local value = string.format('%d', tat)
   if simulated then
     redis.call('SET', KEYS[i], value)

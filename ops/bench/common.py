@@ -1,0 +1,323 @@
+"""What every benchmark shares: a private test bed (embedded Redis + emulator), phone numbers,
+percentiles, progress bars and an RSS sampler.
+
+The benchmark process is itself a producer: :meth:`Bed.producer` points this process's smsq
+settings at the bed (environment variables, then the per-process caches are dropped) and puts the
+previous environment back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import secrets
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from producers.cli.stack import Child, Stack, free_port
+
+KEY_ID = "bench-key"
+KEY_SECRET = "bench-secret-0123456789"  # noqa: S105 - the local emulator's key, not a secret
+
+#: Every benchmark run gets these: nothing may block a send except what a benchmark measures.
+OPEN_LIMITS = {
+    "SMSQ_PHONE_LIMITS": "",
+    "SMSQ_IP_LIMITS": "",
+    "SMSQ_PREFIX_LIMITS": "",
+    "SMSQ_PURPOSE_LIMITS": "",
+    "SMSQ_LANES": json.dumps({"default": "100000/second"}),
+    "SMSQ_ACCOUNT_RATE": "100000/second",
+    "SMSQ_CHECK_MAX_FAILURES": "1000000000",
+}
+
+#: How long a worker may take to print "ready." on a busy 2-core machine.
+WORKER_READY_S = 90.0
+
+
+class Numbers:
+    """Distinct valid mainland mobile numbers: the emulator allows one send per number per minute."""
+
+    def __init__(self, prefix: str = "135") -> None:
+        self._prefix = prefix
+        self._next = random.SystemRandom().randrange(0, 50_000_000)
+
+    def take(self) -> str:
+        self._next += 1
+        return f"{self._prefix}{self._next % 100_000_000:08d}"
+
+    def many(self, count: int) -> list[str]:
+        return [self.take() for _ in range(count)]
+
+
+class Emulator:
+    """A running emulator: its endpoint, its control endpoints, and SDK clients for it."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.base = f"http://{endpoint}/_emulator"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - the local emulator
+            f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("PUT", "faults", faults)
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "stats")
+        return result
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def sdk_config(self) -> Any:
+        """The seed article's client configuration: keys, endpoint, protocol (plus our timeouts)."""
+        from alibabacloud_tea_openapi import models as open_api_models  # noqa: PLC0415
+
+        return open_api_models.Config(
+            access_key_id=KEY_ID,
+            access_key_secret=KEY_SECRET,
+            endpoint=self.endpoint,
+            protocol="http",
+            connect_timeout=2000,
+            read_timeout=5000,
+        )
+
+    def sdk_client(self) -> Any:
+        from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
+
+        return Client(self.sdk_config())
+
+
+def sdk_send_request(phone: str) -> Any:
+    """The SendSmsVerifyCode request smsq's worker makes (same sign, template, scheme)."""
+    from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
+
+    return models.SendSmsVerifyCodeRequest(
+        phone_number=phone,
+        sign_name="速通互联验证码",
+        template_code="100001",
+        template_param='{"code":"##code##","min":"5"}',
+        scheme_name="默认方案",
+        code_length=4,
+        valid_time=300,
+        interval=60,
+        duplicate_policy=1,
+    )
+
+
+def sdk_check_request(phone: str, code: str) -> Any:
+    from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
+
+    return models.CheckSmsVerifyCodeRequest(
+        phone_number=phone, verify_code=code, scheme_name="默认方案", case_auth_policy=1
+    )
+
+
+def sdk_runtime() -> Any:
+    from alibabacloud_tea_util import models as util_models  # noqa: PLC0415
+
+    return util_models.RuntimeOptions(read_timeout=5000, connect_timeout=2000)
+
+
+def clear_process_caches() -> None:
+    """Forget every per-process object smsq built from its settings (as ``tests/conftest.py`` does)."""
+    from producers import connections, guard, provider, publisher, settings  # noqa: PLC0415
+
+    settings.get_settings.cache_clear()
+    guard.get_guard.cache_clear()
+    publisher._app.cache_clear()
+    provider._providers.clear()
+    connections._clients.clear()
+
+
+class Bed:
+    """One benchmark's private Redis and emulator, and the environment that points smsq at them."""
+
+    def __init__(self, stack: Stack, emulator_args: Sequence[str] = ()) -> None:
+        self.stack = stack
+        self.redis_url = stack.redis()
+        port = free_port()
+        self.emulator = Emulator(
+            stack.emulator(port, KEY_ID, KEY_SECRET, ["--daily-limit", "0", *emulator_args])
+        )
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """The variables a producer or worker needs for this bed."""
+        env = {
+            "SMSQ_REDIS_URL": self.redis_url,
+            "SMSQ_ALIYUN_ENDPOINT": self.emulator.endpoint,
+            "SMSQ_ALIYUN_PROTOCOL": "http",
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY_SECRET,
+            "SMSQ_METRICS_PORT": "0",
+            "SMSQ_HEARTBEAT_FILE": str(self.stack.log_dir / "worker.heartbeat"),
+            **OPEN_LIMITS,
+        }
+        env.update(overrides)
+        return env
+
+    @contextlib.contextmanager
+    def producer(self, **overrides: str) -> Iterator[dict[str, str]]:
+        """Configure this process as an smsq producer of the bed for the duration of the block."""
+        env = self.env(**overrides)
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        clear_process_caches()
+        try:
+            yield env
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            clear_process_caches()
+
+    def workers(
+        self,
+        env: dict[str, str],
+        *,
+        count: int,
+        concurrency: int,
+        queues: Sequence[str],
+        app: str = "worker.app",
+        name: str = "worker",
+    ) -> list[Child]:
+        """Start ``count`` Celery worker processes (threads pool) and wait until every one is ready."""
+        children = []
+        for index in range(count):
+            argv = [
+                sys.executable, "-m", "celery", "-A", app, "worker",
+                "-Q", ",".join(queues), "-c", str(concurrency), "-P", "threads",
+                "-n", f"{name}{index}-{secrets.token_hex(3)}@%h", "--loglevel", "INFO",
+                # no gossip, mingle or remote control chatter between benchmark workers
+                "--without-gossip", "--without-mingle",
+            ]  # fmt: skip
+            children.append(self.stack.spawn(f"{name}{index}", argv, env))
+        for child in children:
+            child.wait_for_log("ready.", WORKER_READY_S)
+        return children
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99, mean and count of latency samples in milliseconds (nearest rank)."""
+    ordered = sorted(samples_ms)
+    if not ordered:
+        return {"n": 0}
+
+    def rank(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(rank(0.50), 4),
+        "p95_ms": round(rank(0.95), 4),
+        "p99_ms": round(rank(0.99), 4),
+        "mean_ms": round(sum(ordered) / len(ordered), 4),
+    }
+
+
+def timed_ms(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+class _PlainProgress:
+    """A stand-in for tqdm when it is not installed: one line on stderr when the work ends."""
+
+    def __init__(self, total: int | None, desc: str) -> None:
+        self.total, self.desc, self.n = total, desc, 0
+        self._started = time.monotonic()
+
+    def update(self, amount: int = 1) -> None:
+        self.n += amount
+
+    def set_postfix_str(self, text: str) -> None:
+        del text
+
+    def close(self) -> None:
+        seconds = time.monotonic() - self._started
+        print(f"{self.desc}: {self.n} in {seconds:.1f} s", file=sys.stderr)
+
+
+def progress(total: int | None, desc: str) -> Any:
+    """A progress bar on stderr (tqdm when installed)."""
+    try:
+        from tqdm import tqdm  # noqa: PLC0415 - a dev extra; the plain fallback works without it
+    except ImportError:
+        return _PlainProgress(total, desc)
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True, mininterval=0.2)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` and its descendants (psutil when installed, else /proc)."""
+    try:
+        import psutil  # noqa: PLC0415 - a dev extra
+    except ImportError:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+    try:
+        process = psutil.Process(pid)
+        total = int(process.memory_info().rss)
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += int(child.memory_info().rss)
+        return total
+    except psutil.Error:
+        return 0
+
+
+class RssSampler:
+    """Samples the RSS of worker processes (and their children) every ``interval_s`` in a thread."""
+
+    def __init__(self, pids: Sequence[int], interval_s: float = 0.2) -> None:
+        self.peaks = dict.fromkeys(pids, 0)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self._interval)
+
+    def sample(self) -> None:
+        for pid in self.peaks:
+            self.peaks[pid] = max(self.peaks[pid], _rss_bytes(pid))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def peak_mb(self) -> list[float]:
+        return [round(value / 2**20, 1) for value in self.peaks.values()]

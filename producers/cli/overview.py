@@ -1,0 +1,109 @@
+"""``smsq status`` without a ticket: the fleet at a glance for a person at a terminal."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+import redis
+
+from producers import constants
+from producers.connections import get_redis
+from producers.publisher import _app
+from producers.settings import get_settings
+
+MINUTES = 5
+_OUTCOMES = ("queued", "sent", "verified", "failed", "expired")
+
+
+def _limiter_state(client: redis.Redis, lane: str, now_us: int) -> str:
+    name = f"lane:{lane}"
+    tat, penalty = client.mget(constants.limiter_key(name), constants.penalty_key(name))
+    parts = []
+    backlog_ms = (int(tat) - now_us) / 1000 if tat else 0.0
+    parts.append(f"next slot in {backlog_ms:.0f} ms" if backlog_ms > 0 else "free now")
+    if penalty:
+        ttl = client.pttl(constants.penalty_key(name))
+        parts.append(f"slowed x{float(penalty):g} for {max(ttl, 0) / 1000:.1f} s (provider throttling)")
+    return "; ".join(parts)
+
+
+def collect() -> dict[str, Any]:
+    """Everything the overview shows, as data."""
+    settings = get_settings()
+    client = get_redis()
+    replies = _app().control.ping(timeout=1.0) or []
+    workers = sorted(name for reply in replies for name in reply)
+    seconds, micros = client.time()
+    now_us = int(seconds) * 1_000_000 + int(micros)
+    minute = now_us // 60_000_000
+    pipe = client.pipeline(transaction=False)
+    for lane in settings.lanes:
+        pipe.llen(constants.queue_for_lane(lane))
+    for offset in range(MINUTES):
+        pipe.hgetall(constants.minute_stats_key(minute - offset))
+    pipe.hgetall(constants.stats_key("checks"))
+    pipe.hgetall(constants.stats_key("rejected"))
+    pipe.hgetall(constants.stats_key("monitored"))
+    replies_ = pipe.execute()
+    lanes = list(settings.lanes)
+    depths = replies_[: len(lanes)]
+    per_minute = replies_[len(lanes) : len(lanes) + MINUTES]
+    checks, rejected, monitored = replies_[len(lanes) + MINUTES :]
+    return {
+        "redis": settings.redis_url.split("@")[-1],
+        "workers": workers,
+        "lanes": [
+            {
+                "lane": lane,
+                "depth": depth,
+                "rate": settings.lanes[lane],
+                "limiter": _limiter_state(client, lane, now_us),
+            }
+            for lane, depth in zip(lanes, depths, strict=True)
+        ],
+        "per_minute": [
+            {
+                "minute": time.strftime("%H:%M", time.gmtime((minute - offset) * 60)),
+                **{outcome: int(counts.get(outcome, 0)) for outcome in _OUTCOMES},
+            }
+            for offset, counts in enumerate(per_minute)
+        ],
+        "checks": {k: int(v) for k, v in checks.items()},
+        "rejected": {k: int(v) for k, v in rejected.items()},
+        "monitored": {k: int(v) for k, v in monitored.items()},
+    }
+
+
+def print_overview(as_json: bool) -> None:
+    """Print the overview (or its JSON)."""
+    data = collect()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    lines = [
+        f"smsq fleet — Redis {data['redis']} — {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
+        "",
+    ]
+    lines.append(f"Workers: {len(data['workers'])} live")
+    lines += [f"  {name}" for name in data["workers"]] or ["  (none answered a ping within 1 s)"]
+    lines += ["", f"  {'lane':<12}{'queued':>8}  {'rate':<14}limiter"]
+    lines += [
+        f"  {row['lane']:<12}{row['depth']:>8}  {row['rate']:<14}{row['limiter']}" for row in data["lanes"]
+    ]
+    lines += [
+        "",
+        "Sends per minute (UTC, newest first)",
+        "  minute " + "".join(f"{o:>10}" for o in _OUTCOMES),
+    ]
+    lines += [
+        f"  {row['minute']:<7}" + "".join(f"{row[o]:>10}" for o in _OUTCOMES) for row in data["per_minute"]
+    ]
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(data["checks"].items())) or "none yet"
+    lines += ["", f"Checks (all time): {summary}"]
+    for title, key in (("Refused by limit", "rejected"), ("Monitor-mode hits", "monitored")):
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())) or "none"
+        lines.append(f"{title}: {counts}")
+    click.echo("\n".join(lines))

@@ -1,0 +1,375 @@
+"""The HTTP gateway: ``send_code``, ``check_code`` and ``get_status`` for backends not written in Python.
+
+::
+
+    POST /v1/codes           {"phone", "purpose"?, "client_ip"?, "idempotency_key"?, "lane"?} → 202 ticket
+    POST /v1/checks          {"phone", "code"}                                              → 200 result
+    GET  /v1/codes/{ticket}  the send's status, phone masked                                → 200 status
+    GET  /healthz            {"status": "ok"} while Redis answers PING, else 503
+
+Every error is JSON ``{"error": <class name>, "reason": <stable identifier>, "message": ...}``; a
+refusal adds ``rule`` and ``retry_after`` and a ``Retry-After`` header. smsq's errors become HTTP
+statuses in one table, :data:`STATUS_FOR`. The library calls block (Redis, the provider), so they run
+in a bounded thread pool owned by the application. One access line per request, without the body or
+query string, and with anything that looks like a phone number in the path masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import redis
+from aiohttp import web
+
+from producers import (
+    InvalidArgument,
+    InvalidCode,
+    InvalidInput,
+    InvalidPhoneNumber,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTransient,
+    Refused,
+    ServiceUnavailable,
+    SmsqError,
+    Ticket,
+    TicketNotFound,
+    check_code,
+    get_status,
+    mask_phone,
+    send_code,
+)
+from producers.connections import get_redis
+
+log = logging.getLogger("smsq.gateway")
+
+#: Largest request body accepted (bytes); a send or a check needs a few hundred.
+MAX_BODY_BYTES = 16 * 1024
+#: Threads running the blocking library calls; more requests than this wait for a free thread.
+DEFAULT_MAX_WORKERS = 32
+
+#: HTTP status of each smsq error; an error takes the entry of its nearest listed ancestor.
+STATUS_FOR: dict[type[SmsqError], int] = {
+    InvalidInput: 400,
+    Refused: 429,
+    TicketNotFound: 404,
+    ServiceUnavailable: 503,
+    ProviderTransient: 503,
+    ProviderError: 502,
+    SmsqError: 500,
+}
+
+_TICKET = r"[A-Za-z0-9_-]{1,64}"
+_ISSUED_TICKET = re.compile(r"[0-9a-f]{32}")  # what send_code hands out (uuid4().hex)
+_PHONE_LIKE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")  # 7+ digits, separators allowed
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """How one gateway process serves."""
+
+    #: When set, every /v1 request must carry ``Authorization: Bearer <token>``.
+    token: str | None = field(default=None, repr=False)
+    #: Take the client IP from the last ``X-Forwarded-For`` hop (set only behind your own proxy).
+    trust_forwarded: bool = False
+    max_workers: int = DEFAULT_MAX_WORKERS
+
+
+CONFIG = web.AppKey("config", GatewayConfig)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+
+class GatewayError(Exception):
+    """Raised for a request the gateway itself refuses (body, auth, routing) before smsq sees it."""
+
+    def __init__(
+        self, status: int, error: str, reason: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.reason = reason
+        self.headers = headers or {}
+
+
+def _bad_request(reason: str, message: str) -> GatewayError:
+    return GatewayError(400, "BadRequest", reason, message)
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def status_for(exc: SmsqError) -> int:
+    """The HTTP status of ``exc``, from :data:`STATUS_FOR`."""
+    for klass in type(exc).__mro__:
+        if klass in STATUS_FOR:
+            return STATUS_FOR[klass]
+    return 500  # unreachable: SmsqError itself is in the table
+
+
+def _retry_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+def error_response(exc: SmsqError) -> web.Response:
+    """The JSON answer for one of smsq's errors."""
+    body: dict[str, Any] = {"error": type(exc).__name__, "reason": exc.reason, "message": str(exc)}
+    headers: dict[str, str] = {}
+    if isinstance(exc, Refused):
+        body |= {"rule": exc.rule, "retry_after": exc.retry_after}
+        headers["Retry-After"] = _retry_header(exc.retry_after)
+    elif isinstance(exc, ProviderTransient):
+        retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
+        headers["Retry-After"] = _retry_header(retry_after or 1)
+    return web.json_response(body, status=status_for(exc), headers=headers)
+
+
+def _problem(
+    status: int, error: str, reason: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": error, "reason": reason, "message": message}
+    return web.json_response(body, status=status, headers=headers)
+
+
+_HTTP_ERRORS = {
+    404: ("NotFound", "not_found", "no such endpoint"),
+    405: ("MethodNotAllowed", "method_not_allowed", "method not allowed on this endpoint"),
+    413: ("BadRequest", "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"),
+}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every failure with JSON: never a traceback, never an HTML page."""
+    try:
+        return await handler(request)
+    except SmsqError as exc:
+        return error_response(exc)
+    except GatewayError as exc:
+        return _problem(exc.status, exc.error, exc.reason, str(exc), exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error, reason, message = _HTTP_ERRORS.get(exc.status, ("BadRequest", "bad_request", "bad request"))
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return _problem(400 if exc.status == 413 else exc.status, error, reason, message, allow)
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, _loggable_path(request))
+        return _problem(500, "InternalError", "internal_error", "the gateway failed; see its log")
+
+
+# --- access log and authentication -----------------------------------------------------------------
+
+
+def _loggable_path(request: web.Request) -> str:
+    """The path, with anything that looks like a phone number masked (tickets are left alone)."""
+    if _ISSUED_TICKET.fullmatch(request.match_info.get("ticket", "")):
+        return request.path
+    return _PHONE_LIKE.sub(lambda match: mask_phone(re.sub(r"\D", "", match.group())), request.path)
+
+
+@web.middleware
+async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One line per request: peer, method, path (no query, no body), status, duration."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except asyncio.CancelledError:
+        status = 499  # the client went away
+        raise
+    finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            "%s %s %s %d %.1fms", request.remote, request.method, _loggable_path(request), status, elapsed_ms
+        )
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse /v1 requests without the configured bearer token (``/healthz`` stays open)."""
+    token = request.app[CONFIG].token
+    if token is not None and (request.path == "/v1" or request.path.startswith("/v1/")):
+        scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+        matches = hmac.compare_digest(
+            supplied.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+        )
+        if scheme.lower() != "bearer" or not matches:
+            raise GatewayError(
+                401,
+                "Unauthorized",
+                "unauthorized",
+                "send Authorization: Bearer <token>",
+                {"WWW-Authenticate": 'Bearer realm="smsq"'},
+            )
+    return await handler(request)
+
+
+# --- request parsing -------------------------------------------------------------------------------
+
+
+async def _json_object(request: web.Request, allowed: frozenset[str]) -> dict[str, object]:
+    """The body as a JSON object with no fields outside ``allowed``."""
+    if request.content_type != "application/json":
+        raise _bad_request("unsupported_media_type", "send the body as Content-Type: application/json")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise _bad_request("body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise _bad_request("body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes") from exc
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _bad_request("malformed_json", "the body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise _bad_request("malformed_json", "the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)[:200]}")
+    return body
+
+
+def _required(body: dict[str, object], name: str, error: type[InvalidInput] = InvalidArgument) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise error(f"{name} is required and must be a string")
+    return value
+
+
+def _optional(body: dict[str, object], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgument(f"{name} must be a string")
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _client_ip(request: web.Request) -> str | None:
+    """The end user's IP when the body names none: the peer, or with ``trust_forwarded`` the last
+    ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word)."""
+    if request.app[CONFIG].trust_forwarded:
+        hops = [
+            hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
+        ]
+        if hops and _is_ip(hops[-1]):
+            return hops[-1]
+    remote = request.remote
+    return remote if remote is not None and _is_ip(remote) else None
+
+
+async def _blocking(request: web.Request, call: Callable[[], T]) -> T:
+    """Run a blocking library call on the application's thread pool."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], call)
+
+
+# --- handlers --------------------------------------------------------------------------------------
+
+_SEND_FIELDS = frozenset({"phone", "purpose", "client_ip", "idempotency_key", "lane"})
+_CHECK_FIELDS = frozenset({"phone", "code"})
+
+
+def _ticket_json(ticket: Ticket) -> dict[str, object]:
+    data = dataclasses.asdict(ticket)
+    return {"ticket": data.pop("id"), **data}
+
+
+async def post_code(request: web.Request) -> web.Response:
+    """Queue a verification SMS (``send_code``); 202 with the ticket."""
+    body = await _json_object(request, _SEND_FIELDS)
+    phone = _required(body, "phone", InvalidPhoneNumber)
+    key = _optional(body, "idempotency_key")
+    header_key = request.headers.get("Idempotency-Key")
+    if key is not None and header_key is not None and key != header_key:
+        raise InvalidArgument("the Idempotency-Key header and idempotency_key differ")
+    call = functools.partial(
+        send_code,
+        phone,
+        purpose=_optional(body, "purpose") or "login",
+        client_ip=_optional(body, "client_ip") or _client_ip(request),
+        idempotency_key=key if key is not None else header_key,
+        lane=_optional(body, "lane") or "default",
+    )
+    ticket = await _blocking(request, call)
+    location = request.app.router["status"].url_for(ticket=ticket.id)
+    return web.json_response(_ticket_json(ticket), status=202, headers={"Location": str(location)})
+
+
+async def post_check(request: web.Request) -> web.Response:
+    """Check a code (``check_code``); 200 whether or not it passed."""
+    body = await _json_object(request, _CHECK_FIELDS)
+    phone = _required(body, "phone", InvalidPhoneNumber)
+    code = _required(body, "code", InvalidCode)
+    result = await _blocking(request, functools.partial(check_code, phone, code))
+    return web.json_response(dataclasses.asdict(result))
+
+
+async def get_code(request: web.Request) -> web.Response:
+    """Where a send is (``get_status``)."""
+    status = await _blocking(request, functools.partial(get_status, request.match_info["ticket"]))
+    return web.json_response(dataclasses.asdict(status))
+
+
+def _redis_answers() -> bool:
+    try:
+        return bool(get_redis().ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 while Redis answers PING, else 503 (for load balancers; no token needed)."""
+    if await _blocking(request, _redis_answers):
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "unavailable", "reason": "redis"}, status=503)
+
+
+# --- the application -------------------------------------------------------------------------------
+
+
+async def _thread_pool(app: web.Application) -> AsyncIterator[None]:
+    executor = ThreadPoolExecutor(max_workers=app[CONFIG].max_workers, thread_name_prefix="smsq-gateway")
+    app[EXECUTOR] = executor
+    yield
+    # waiting for calls in flight (at most a provider timeout) off the event loop
+    shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
+    await asyncio.get_running_loop().run_in_executor(None, shutdown)
+
+
+def create_app(config: GatewayConfig | None = None) -> web.Application:
+    """The gateway as an aiohttp application."""
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[access_log, json_errors, require_token]
+    )
+    app[CONFIG] = config or GatewayConfig()
+    app.router.add_post("/v1/codes", post_code)
+    app.router.add_post("/v1/checks", post_check)
+    app.router.add_get(f"/v1/codes/{{ticket:{_TICKET}}}", get_code, name="status")
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_thread_pool)
+    return app

@@ -1,0 +1,63 @@
+"""check_code locks a number's code after 5 wrong answers, exactly, under concurrency."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from producers import CheckLocked, SendState, check_code, send_code
+from tests.conftest import EmulatorHandle
+from tests.e2e.helpers import wait_final
+
+
+def fresh_number() -> str:
+    return f"138{uuid.uuid4().int % 10**8:08d}"
+
+
+def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_the_provider(
+    smsq_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    phone = fresh_number()
+    env = {**os.environ, **smsq_env}
+    storms = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.check_storm", phone, "50"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = " ".join(proc.communicate(timeout=120)[0] for proc in storms).split()
+    assert len(results) == 200
+    assert results.count("failed") == 5
+    assert results.count("locked") == 195
+    assert emulator.stats()["check_requests"] == 5
+
+
+@pytest.mark.usefixtures("workers")
+def test_a_pass_resets_the_count_and_a_new_code_lifts_the_lock(
+    smsq_env: dict[str, str], emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    phone = fresh_number()
+    monkeypatch.setenv("SMSQ_SAFE_NUMBERS", phone)  # two sends within a minute, on purpose
+    from tests.conftest import clear_process_caches
+
+    clear_process_caches()
+    assert wait_final(send_code(phone).id).state is SendState.SENT
+    for left in (4, 3, 2, 1, 0):
+        assert check_code(phone, "00000000").attempts_left == left
+    with pytest.raises(CheckLocked) as info:
+        check_code(phone, "00000000")
+    assert 0 < info.value.retry_after <= 300
+    # a new code (the provider's own interval allows one per minute: wait it out at the emulator)
+    emulator.reset()
+    assert wait_final(send_code(phone).id).state is SendState.SENT
+    code = emulator.messages(phone)[0]["code"]
+    assert check_code(phone, "00000000").attempts_left == 4
+    assert check_code(phone, code).passed
+    assert check_code(phone, "00000000").attempts_left == 4
