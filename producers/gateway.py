@@ -271,16 +271,17 @@ def _is_ip(value: str) -> bool:
 
 
 def _client_ip(request: web.Request) -> str | None:
-    """The end user's IP when the body names none: the peer, or with ``trust_forwarded`` the last
-    ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word)."""
+    """The end user's IP when the body names none: with ``trust_forwarded``, the last
+    ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word);
+    otherwise none. The peer is a backend calling for many users, so counting sends against its
+    own address would make all of them share one per-IP budget."""
     if request.app[CONFIG].trust_forwarded:
         hops = [
             hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
         ]
         if hops and _is_ip(hops[-1]):
             return hops[-1]
-    remote = request.remote
-    return remote if remote is not None and _is_ip(remote) else None
+    return None
 
 
 async def _blocking(request: web.Request, call: Callable[[], T]) -> T:

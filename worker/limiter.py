@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from producers.constants import KEY_PREFIX, limiter_key
+from producers.constants import limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate, parse_rate, parse_rates
 
@@ -54,11 +54,6 @@ _MICROS = 1_000_000
 def lane_limiter(lane: str) -> str:
     """Limiter name of a lane, e.g. ``lane:login``."""
     return f"lane:{lane}"
-
-
-def penalty_key(name: str) -> str:
-    """Key holding a limiter's slowdown factor while a penalty lasts (its TTL is the duration)."""
-    return f"{KEY_PREFIX}gcra-penalty:{name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from producers.cli.stack import Child, Stack, free_port
 
 KEY_ID = "bench-key"
-KEY_SECRET = "bench-secret-0123456789"  # noqa: S105 - the local emulator's key, not a secret
+KEY_SECRET = "bench-secret-0123456789"
 
 #: Every benchmark run gets these: nothing may block a send except what a benchmark measures.
 OPEN_LIMITS = {
@@ -65,10 +66,10 @@ class Emulator:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - the local emulator
+        request = urllib.request.Request(
             f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
@@ -195,21 +196,39 @@ class Bed:
         queues: Sequence[str],
         app: str = "worker.app",
         name: str = "worker",
-    ) -> list[Child]:
+    ) -> Workers:
         """Start ``count`` Celery worker processes (threads pool) and wait until every one is ready."""
-        children = []
+        group = Workers()
         for index in range(count):
+            node = f"{name}{index}-{secrets.token_hex(3)}@bench"
             argv = [
                 sys.executable, "-m", "celery", "-A", app, "worker",
                 "-Q", ",".join(queues), "-c", str(concurrency), "-P", "threads",
-                "-n", f"{name}{index}-{secrets.token_hex(3)}@%h", "--loglevel", "INFO",
-                # no gossip, mingle or remote control chatter between benchmark workers
+                "-n", node, "--loglevel", "INFO",
+                # no gossip or mingle chatter between benchmark workers (remote control stays on)
                 "--without-gossip", "--without-mingle",
             ]  # fmt: skip
-            children.append(self.stack.spawn(f"{name}{index}", argv, env))
-        for child in children:
+            group.children.append(self.stack.spawn(f"{name}{index}", argv, env))
+            group.nodes.append(node)
+        for child in group.children:
             child.wait_for_log("ready.", WORKER_READY_S)
-        return children
+        return group
+
+
+@dataclass
+class Workers:
+    """Worker processes started by :meth:`Bed.workers` and their Celery node names."""
+
+    children: list[Child] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.process.pid for child in self.children]
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop(timeout_s=20)
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:

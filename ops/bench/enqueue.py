@@ -82,7 +82,7 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
 def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
     variants = _variants(bed)
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    shuffler = random.Random(6)  # noqa: S311 - an order, not a secret
+    shuffler = random.Random(6)
     bar = progress(rounds, "enqueue")
     for index in range(-WARMUP_ROUNDS, rounds):
         names = [name for name in variants if name != "seed" or index % SEED_EVERY == 0]

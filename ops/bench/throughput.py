@@ -1,14 +1,17 @@
-"""Sends per second end to end: enqueue N, wait until every one is done, on K workers x C threads.
+"""Sends per second through K worker processes x C threads: N queued sends until every one is done.
 
-- ``smsq``: ``send_code()`` N times into running smsq workers; done when the per-minute outcome
-  counters the workers write (``finish.lua``) add up to N; afterwards every record is read in a
-  pipeline to count the states;
-- ``celery``: the same N through bare Celery — ``bench.noop`` (:mod:`ops.bench.noop_app`, smsq's
+- ``smsq``: N ``send_code()`` calls fill the lane's queue, then the smsq workers start consuming it;
+  done when the per-minute outcome counters the workers write (``finish.lua``) add up to N; then
+  every record is read in a pipeline to count the states;
+- ``celery``: the same through bare Celery — ``bench.noop`` (:mod:`ops.bench.noop_app`, smsq's
   worker settings, a task that only counts itself) with the same pool, processes and Redis;
 - ``sdk``: no queue at all — K processes x C threads calling the SDK in a loop with one reused client
   per process, against the same emulator (its provider latency is 50 ms for every variant).
 
-The peak RSS of every worker process (and its children) is sampled during its run.
+The workers are started and ready before the clock starts, consuming only an idle queue; the queue
+is filled, then one ``add_consumer`` broadcast opens it to every worker at once, so neither worker
+start-up nor the single producer thread's enqueue rate is in the figure (the enqueue rate is
+reported beside it). The peak RSS of every worker process (and its children) is sampled.
 """
 
 from __future__ import annotations
@@ -17,19 +20,31 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from ops.bench.common import Bed, Numbers, RssSampler, chunks, progress, sdk_runtime, sdk_send_request
+from ops.bench.common import (
+    Bed,
+    Numbers,
+    RssSampler,
+    Workers,
+    chunks,
+    progress,
+    sdk_runtime,
+    sdk_send_request,
+)
 from ops.bench.noop_app import DONE_KEY, NOOP_QUEUE, NOOP_TASK
-from producers.cli.stack import Child, Stack
+from producers.cli.stack import Stack
 
 PROVIDER_LATENCY_MS = 50
 PROCESSES = 2
 CONCURRENCY = 64
 POLL_S = 0.01
 DONE_TIMEOUT_S = 240.0
+#: The queue workers consume before the gate opens: nothing is ever published to it.
+IDLE_QUEUE = "bench.idle"
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -55,11 +70,25 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
-def _wait(label: str, count: int, done: Any, started: float) -> float:
-    """Poll ``done()`` until it reaches ``count``; return the time it did."""
+def _producer_app() -> Any:
+    from celery import Celery  # noqa: PLC0415
+
+    from producers.publisher import broker_options  # noqa: PLC0415
+    from producers.settings import get_settings  # noqa: PLC0415
+
+    app = Celery("bench-producer", set_as_current=False)
+    app.conf.update(broker_options(get_settings()))
+    return app
+
+
+def _drain(label: str, workers: Workers, queue: str, count: int, done: Callable[[], int]) -> dict[str, Any]:
+    """Open ``queue`` to every worker and wait until ``done()`` reaches ``count``."""
+    app = _producer_app()
     bar = progress(count, f"throughput {label}")
     seen = 0
-    try:
+    with RssSampler(workers.pids) as rss:
+        started = time.perf_counter()
+        app.control.add_consumer(queue, destination=workers.nodes, reply=True, limit=len(workers.nodes))
         while seen < count:
             now = done()
             bar.update(now - seen)
@@ -68,54 +97,47 @@ def _wait(label: str, count: int, done: Any, started: float) -> float:
                 raise TimeoutError(f"{label}: only {seen} of {count} done after {DONE_TIMEOUT_S:.0f} s")
             if seen < count:
                 time.sleep(POLL_S)
-        return time.perf_counter()
-    finally:
-        bar.close()
-
-
-def _result(count: int, started: float, enqueued: float, finished: float, rss: RssSampler) -> dict[str, Any]:
-    seconds = finished - started
+        seconds = time.perf_counter() - started
+    bar.close()
     peaks = rss.peak_mb()
     return {
         "seconds": round(seconds, 3),
-        "enqueue_s": round(enqueued - started, 3),
         "per_s": round(count / seconds, 1),
         "peak_rss_mb": peaks,
         "max_peak_rss_mb": max(peaks) if peaks else None,
     }
 
 
-def _stop(children: list[Child]) -> None:
-    for child in children:
-        child.stop(timeout_s=20)
+def _timed_fill(fill: Callable[[], object], count: int) -> float:
+    started = time.perf_counter()
+    fill()
+    return round(count / (time.perf_counter() - started), 1)
 
 
 def _celery(bed: Bed, count: int) -> dict[str, Any]:
-    from celery import Celery  # noqa: PLC0415
-
-    from producers.publisher import broker_options  # noqa: PLC0415
-    from producers.settings import get_settings  # noqa: PLC0415
-
     client = redis.Redis.from_url(bed.redis_url)
     client.delete(DONE_KEY)
-    app = Celery("bench-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
-    app.send_task("bench.warmup", queue="bench.warmup")  # open the producer's connection first
-    children = bed.workers(
-        bed.env(), count=PROCESSES, concurrency=CONCURRENCY, queues=[NOOP_QUEUE], app="ops.bench.noop_app",
+    app = _producer_app()
+    workers = bed.workers(
+        bed.env(),
+        count=PROCESSES,
+        concurrency=CONCURRENCY,
+        queues=[IDLE_QUEUE],
+        app="ops.bench.noop_app",
         name="noop",
-    )  # fmt: skip
+    )
     try:
-        with RssSampler([c.process.pid for c in children]) as rss:
-            started = time.perf_counter()
+
+        def fill() -> None:
             for _ in range(count):
                 app.send_task(NOOP_TASK, args=[uuid.uuid4().hex], queue=NOOP_QUEUE)
-            enqueued = time.perf_counter()
-            finished = _wait("celery", count, lambda: int(client.get(DONE_KEY) or 0), started)
+
+        enqueue_per_s = _timed_fill(fill, count)
+        result = _drain("celery", workers, NOOP_QUEUE, count, lambda: int(client.get(DONE_KEY) or 0))
     finally:
-        _stop(children)
+        workers.stop()
         client.close()
-    return _result(count, started, enqueued, finished, rss)
+    return {**result, "enqueue_per_s": enqueue_per_s}
 
 
 def _smsq(bed: Bed, count: int) -> dict[str, Any]:
@@ -124,26 +146,23 @@ def _smsq(bed: Bed, count: int) -> dict[str, Any]:
 
     client = redis.Redis.from_url(bed.redis_url, decode_responses=True)
     numbers = Numbers("137").many(count)
-    send_code(Numbers("138").take(), purpose="warmup")  # open the producer's connections first
     first_minute = int(time.time() // 60) - 1
 
     def done() -> int:
         pipe = client.pipeline(transaction=False)
-        minutes = range(first_minute, int(time.time() // 60) + 2)
-        for minute in minutes:
+        for minute in range(first_minute, int(time.time() // 60) + 2):
             pipe.hmget(minute_stats_key(minute), "sent", "failed", "expired")
         return sum(int(value or 0) for row in pipe.execute() for value in row)
 
-    children = bed.workers(bed.env(), count=PROCESSES, concurrency=CONCURRENCY, queues=["smsq.default"])
+    workers = bed.workers(bed.env(), count=PROCESSES, concurrency=CONCURRENCY, queues=[IDLE_QUEUE])
+    tickets: list[str] = []
     try:
-        baseline = done()  # the warm-up send
-        with RssSampler([c.process.pid for c in children]) as rss:
-            started = time.perf_counter()
-            tickets = [send_code(number, purpose="bench").id for number in numbers]
-            enqueued = time.perf_counter()
-            finished = _wait("smsq", count, lambda: done() - baseline, started)
+        enqueue_per_s = _timed_fill(
+            lambda: tickets.extend(send_code(number, purpose="bench").id for number in numbers), count
+        )
+        result = _drain("smsq", workers, "smsq.default", count, done)
     finally:
-        _stop(children)
+        workers.stop()
     states: dict[str, int] = {}
     for batch in chunks(tickets, 1000):
         pipe = client.pipeline(transaction=False)
@@ -152,7 +171,7 @@ def _smsq(bed: Bed, count: int) -> dict[str, Any]:
         for state in pipe.execute():
             states[str(state)] = states.get(str(state), 0) + 1
     client.close()
-    return {**_result(count, started, enqueued, finished, rss), "states": states}
+    return {**result, "enqueue_per_s": enqueue_per_s, "states": states}
 
 
 def _sdk_process(endpoint: str, numbers: list[str], threads: int, start_at: float, out: Any) -> None:

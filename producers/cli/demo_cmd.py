@@ -74,6 +74,7 @@ def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:
         )
         if status.state != "sent":
             raise click.ClickException(f"send ended {status.state} ({status.reason})")
+        _emulator(local.emulator_url, "PUT", "faults", {"latency_ms": previous.get("latency_ms", 0)})
         code = _emulator(local.emulator_url, "GET", f"messages?phone={DEMO_NUMBER}")["messages"][0]["code"]
         say("read the code from the emulator's outbox")
         wrong = "0000" if code != "0000" else "1111"

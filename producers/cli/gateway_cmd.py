@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+import signal
 
 import click
 from aiohttp import web
@@ -48,13 +50,21 @@ def gateway(host: str, port: int, trust_forwarded: bool) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_redaction()
-    app = create_app(GatewayConfig(token=token, trust_forwarded=trust_forwarded))
-    auth = "bearer token required" if token else "no token"
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log=None,  # the gateway logs its own lines, without query strings
-        shutdown_timeout=5.0,
-        print=lambda _banner: click.echo(f"gateway: http://{host}:{port}/v1/ ({auth})"),
-    )
+    config = GatewayConfig(token=token, trust_forwarded=trust_forwarded)
+    asyncio.run(_serve(create_app(config), host, port, "bearer token required" if token else "no token"))
+
+
+async def _serve(app: web.Application, host: str, port: int, auth: str) -> None:
+    """Serve until SIGINT or SIGTERM; a repeated signal is harmless (cleanup runs once)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)  # the gateway logs its own lines
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+        click.echo(f"gateway: http://{host}:{port}/v1/ ({auth})")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -35,9 +35,11 @@ class EventRecorder:
         with self._app.connection() as connection:
             receiver = self._app.events.Receiver(connection, handlers={"*": self.events.append})
             self._ready.set()
-            for _ in receiver.itercapture(limit=None, timeout=0.5, wakeup=False):
-                if self._stop.is_set():
-                    return
+            while not self._stop.is_set():
+                try:
+                    receiver.capture(limit=None, timeout=0.5, wakeup=False)
+                except TimeoutError:  # no event within the timeout: look at the stop flag again
+                    continue
 
     def __enter__(self) -> EventRecorder:
         self._thread.start()

@@ -203,3 +203,23 @@ def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
     assert 5 < info.value.countdown <= 10
     assert delivery.store.status(second).state == "queued"
     assert len(emulator.messages("13522223337")) == 0
+
+
+def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(
+    settings: Settings, redis_client: redis.Redis, clock: FakeClock, emulator: EmulatorHandle
+) -> None:
+    wrong = settings.model_copy(update={"sign_name": "不存在的签名"})
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    delivery = Delivery(
+        RecordStore(client),
+        DypnsapiProvider(wrong),
+        UpstreamLimiter.from_settings(wrong, client),
+        wrong,
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
+    ticket = admit(delivery, "13522223338")
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.state, outcome.reason) == ("failed", "provider_config")
+    assert requests_seen(emulator) == 1
+    assert emulator.messages("13522223338") == []
