@@ -31,10 +31,14 @@ _CODE_MIN = frozenset({"code", "min"})
 #: come from third-party integrations that disagree, so their texts are the emulator's own wording.
 TEMPLATES: Final[Mapping[str, Template]] = {
     "100001": Template("login / registration", _CODE_MIN, "【{sign}】您的验证码为{code}。" + _TAIL),
-    "100002": Template("change bound phone", _CODE_MIN, "【{sign}】您正在修改绑定手机号，验证码为{code}。" + _TAIL),
+    "100002": Template(
+        "change bound phone", _CODE_MIN, "【{sign}】您正在修改绑定手机号，验证码为{code}。" + _TAIL
+    ),
     "100003": Template("reset password", _CODE_MIN, "【{sign}】您正在重置密码，验证码为{code}。" + _TAIL),
     "100004": Template("bind new phone", _CODE_MIN, "【{sign}】您正在绑定新手机号，验证码为{code}。" + _TAIL),
-    "100005": Template("verify identity", _CODE_MIN, "【{sign}】您正在进行身份验证，验证码为{code}。" + _TAIL),
+    "100005": Template(
+        "verify identity", _CODE_MIN, "【{sign}】您正在进行身份验证，验证码为{code}。" + _TAIL
+    ),
 }
 
 #: Alphabets per ``CodeType`` (1 digits … 7 digits + upper + lower).

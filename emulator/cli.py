@@ -29,30 +29,58 @@ def _keys(ids: tuple[str, ...], secrets_: tuple[str, ...], pairs: tuple[str, ...
 
 def _rate(name: str) -> click.Option:
     return click.Option(
-        [f"--{name.replace('_', '-')}"], type=click.FloatRange(0, 1), default=0.0, show_default=True,
+        [f"--{name.replace('_', '-')}"],
+        type=click.FloatRange(0, 1),
+        default=0.0,
+        show_default=True,
         help=f"probability of {name.removesuffix('_rate').replace('_', ' ')} per request",
     )
 
 
 @click.command(name="emulator")
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to bind (loopback unless you mean it)")
+@click.option(
+    "--host", default=DEFAULT_HOST, show_default=True, help="address to bind (loopback unless you mean it)"
+)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--access-key-id", "key_ids", multiple=True, help="AccessKey id (repeatable, paired in order)")
 @click.option("--access-key-secret", "key_secrets", multiple=True, help="AccessKey secret (repeatable)")
 @click.option("--key", "key_pairs", multiple=True, metavar="ID:SECRET", help="a key pair (repeatable)")
-@click.option("--sign-name", "sign_names", multiple=True,
-              help=f"accepted sign name (repeatable; default: {', '.join(DEFAULT_SIGN_NAMES)})")
+@click.option(
+    "--sign-name",
+    "sign_names",
+    multiple=True,
+    help=f"accepted sign name (repeatable; default: {', '.join(DEFAULT_SIGN_NAMES)})",
+)
 @click.option("--seed", type=int, default=None, help="seed the fault draws and codes so runs repeat")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--jitter-ms", type=click.FloatRange(0), default=0.0, show_default=True)
-@click.option("--hang-s", type=click.FloatRange(0), default=_DEFAULTS.hang_s, show_default=True,
-              help="how long a hung response is held back")
-@click.option("--rate-limit", type=click.FloatRange(0), default=_DEFAULTS.rate_limit, show_default=True,
-              help="requests/s per AccessKey before Throttling.User (0 = unlimited)")
-@click.option("--retry-after-ms", type=click.IntRange(1), default=None,
-              help="send x-acs-retry-after on Throttling.User (the SDK then raises ThrottlingException)")
-@click.option("--daily-limit", type=click.IntRange(0), default=_DEFAULTS.daily_limit, show_default=True,
-              help="accepted sends per number per day before BUSINESS_LIMIT_CONTROL (0 = unlimited)")
+@click.option(
+    "--hang-s",
+    type=click.FloatRange(0),
+    default=_DEFAULTS.hang_s,
+    show_default=True,
+    help="how long a hung response is held back",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(0),
+    default=_DEFAULTS.rate_limit,
+    show_default=True,
+    help="requests/s per AccessKey before Throttling.User (0 = unlimited)",
+)
+@click.option(
+    "--retry-after-ms",
+    type=click.IntRange(1),
+    default=None,
+    help="send x-acs-retry-after on Throttling.User (the SDK then raises ThrottlingException)",
+)
+@click.option(
+    "--daily-limit",
+    type=click.IntRange(0),
+    default=_DEFAULTS.daily_limit,
+    show_default=True,
+    help="accepted sends per number per day before BUSINESS_LIMIT_CONTROL (0 = unlimited)",
+)
 def emulator(
     host: str,
     port: int,
@@ -75,14 +103,17 @@ def emulator(
         key_id, secret = f"emulator-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
         keys[key_id] = secret
         click.echo(f"emulator: no key given, generated --access-key-id {key_id} --access-key-secret {secret}")
-    faults = FaultSettings(
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        hang_s=hang_s,
-        rate_limit=rate_limit or None,
-        retry_after_ms=retry_after_ms,
-        daily_limit=daily_limit or None,
-    ).updated(rates)
+    try:
+        faults = FaultSettings(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            hang_s=hang_s,
+            rate_limit=rate_limit or None,
+            retry_after_ms=retry_after_ms,
+            daily_limit=daily_limit or None,
+        ).updated(rates)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     config = EmulatorConfig(
         keys=keys,
         host=host,
@@ -94,5 +125,12 @@ def emulator(
     asyncio.run(serve(config))
 
 
-for _name in ("throttle_rate", "error_500_rate", "error_503_rate", "error_502_rate", "hang_rate", "drop_rate"):
+for _name in (
+    "throttle_rate",
+    "error_500_rate",
+    "error_503_rate",
+    "error_502_rate",
+    "hang_rate",
+    "drop_rate",
+):
     emulator.params.append(_rate(_name))

@@ -1,4 +1,4 @@
-"""The emulator's own endpoints under ``/_emulator/``: health, outbox (JSON and HTML), reset, faults, stats."""
+"""The emulator's own endpoints under ``/_emulator/``: health, outbox (JSON, HTML), reset, faults, stats."""
 
 from __future__ import annotations
 

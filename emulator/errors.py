@@ -9,7 +9,7 @@ Every error carries the wire ``code``, the HTTP ``status`` it travels with and a
      │  ├ request: MissingParameter, InvalidParameter, InvalidActionNotFound, InvalidApiNotFound,
      │  │          InvalidVersion, UnsupportedHTTPMethod, BadRequest, RequestTooLarge
      │  └ transient: ThrottlingUser, InternalError, ServiceUnavailable
-     └ BusinessError              HTTP 200 with ``Success: false`` and a body ``Code`` (the SDK does not raise)
+     └ BusinessError              HTTP 200, ``Success: false`` and a body ``Code`` (the SDK does not raise)
         MobileNumberIllegal, BizFrequency, BusinessLimitControl, SignNameNotExist,
         TemplateIllegal, InvalidParameters
 """
@@ -244,8 +244,7 @@ class TemplateIllegal(BusinessError):
 
 
 class InvalidParameters(BusinessError):
-    """Raised when TemplateParam is not a JSON object matching the template's variables, or CountryCode is not 86."""
+    """Raised when TemplateParam does not match the template's variables, or CountryCode is not 86."""
 
     code = "INVALID_PARAMETERS"
     default_message = "template content and template params do not match"
-

@@ -62,7 +62,7 @@ MAGIC_NUMBERS: Final[Mapping[str, MagicRule]] = {
         Outcome.HANG,
         first_n=1,
         send_only=True,
-        description="first send processed then hangs hang_s; later sends normal (biz.FREQUENCY inside Interval)",
+        description="first send processed then hangs hang_s; later sends normal (biz.FREQUENCY in Interval)",
     ),
     "13900000010": MagicRule(
         Outcome.ERROR_503, first_n=2, description="first 2 requests HTTP 503 ServiceUnavailable, then normal"
@@ -149,7 +149,7 @@ class FaultInjector:
         self._startup = (settings, seed)
         self.settings = settings
         self.seed = seed
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - a reproducible fault sequence is the point
         self._magic_seen: dict[str, int] = {}
 
     def reset(self) -> None:
@@ -161,7 +161,7 @@ class FaultInjector:
     def reseed(self, seed: int | None) -> None:
         """Restart the outcome sequence from ``seed``."""
         self.seed = seed
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - a reproducible fault sequence is the point
 
     def decide(self, action: str, phone: str | None) -> Decision:
         """The outcome for one request of ``action`` about ``phone``."""

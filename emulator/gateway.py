@@ -100,7 +100,9 @@ def _verify_acs3(
     return action, auth.key_id
 
 
-def _verify_rpc(emulator: Emulator, method: str, query: dict[str, str], form: dict[str, str]) -> tuple[str, str]:
+def _verify_rpc(
+    emulator: Emulator, method: str, query: dict[str, str], form: dict[str, str]
+) -> tuple[str, str]:
     for name in _RPC_REQUIRED:
         if not query.get(name):
             raise errors.MissingParameter(name)
@@ -173,7 +175,12 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 async def _serve_action(
-    emulator: Emulator, request: web.Request, action: str, key_id: str, params: dict[str, str], request_id: str
+    emulator: Emulator,
+    request: web.Request,
+    action: str,
+    key_id: str,
+    params: dict[str, str],
+    request_id: str,
 ) -> web.StreamResponse:
     decision = emulator.faults.decide(action, params.get("PhoneNumber"))
     if decision.delay_s > 0:

@@ -50,5 +50,3 @@ def error_response(error: errors.EmulatorError, request_id: str | None = None) -
     else:
         body = gateway_error_body(error, request_id)
     return json_response(body, error.status, {"x-acs-request-id": request_id})
-
-

@@ -29,7 +29,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def platform_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def platform_errors(  # noqa: PLR0911 - one return per translated exception reads clearest
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     """Turn every failure into the platform's JSON error; never a traceback, never an HTML page."""
     try:
         return await handler(request)
@@ -75,7 +77,11 @@ def create_app(config: EmulatorConfig, clock: Clock | None = None) -> web.Applic
 
 class _JsonErrorRequestHandler(RequestHandler):
     def handle_error(
-        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
     ) -> web.StreamResponse:
         log.warning("unparsable request from %s: %s", request.remote, message or exc)
         if request.writer.output_size > 0:
@@ -120,8 +126,11 @@ async def serve(config: EmulatorConfig, ready: Callable[[], None] | None = None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=1024)
     await site.start()
-    print(f"emulator: Dypnsapi 2017-05-25 on http://{config.host}:{config.port}/ "
-          f"(outbox http://{config.host}:{config.port}/_emulator/)", flush=True)
+    print(
+        f"emulator: Dypnsapi 2017-05-25 on http://{config.host}:{config.port}/ "
+        f"(outbox http://{config.host}:{config.port}/_emulator/)",
+        flush=True,
+    )
     if ready is not None:
         ready()
     stop = asyncio.Event()

@@ -94,9 +94,7 @@ def acs3_signature(
 
 def rpc_signature(method: str, params: Iterable[tuple[str, str]], secret: str) -> str:
     """The base64 HMAC-SHA1 signature of a legacy RPC request (every param except ``Signature``)."""
-    canonical = "&".join(
-        f"{_pct(key)}={_pct(value)}" for key, value in sorted(params) if key != "Signature"
-    )
+    canonical = "&".join(f"{_pct(key)}={_pct(value)}" for key, value in sorted(params) if key != "Signature")
     string_to_sign = f"{method.upper()}&%2F&{_pct(canonical)}"
     digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")

@@ -151,7 +151,7 @@ class Store:
         key = (request.scheme_name, request.phone)
         entry = _Code(code, now + request.valid_time_s)
         kept = self._codes.get(key, []) if request.duplicate_policy == 2 else []
-        kept = [c for c in kept if c.expires_at > now][-(MAX_CODES_PER_KEY - 1) :] + [entry]
+        kept = [*[c for c in kept if c.expires_at > now][-(MAX_CODES_PER_KEY - 1) :], entry]
         _bounded_put(self._codes, key, kept, self.limits.max_codes)
 
     def check(self, phone: str, scheme_name: str, code: str, case_sensitive: bool) -> bool:
@@ -267,4 +267,3 @@ class Stats:
             "check_requests": self.check_requests,
             "send_timestamps": list(self.send_timestamps),
         }
-

@@ -11,6 +11,10 @@ QUEUE_PREFIX = "smsq."
 #: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
 KEY_PREFIX = "smsq:"
 
+#: Hard limit of one run of the send task: a send's deadline (120 s by default) plus one read
+#: timeout and slack. Stop grace periods (compose, Kubernetes) must be longer than this.
+TASK_TIME_LIMIT_S = 180
+
 
 def queue_for_lane(lane: str) -> str:
     """Celery queue that carries a lane's sends, e.g. ``smsq.login``."""

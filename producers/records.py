@@ -10,6 +10,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from producers.constants import TASK_TIME_LIMIT_S
+
+#: A send still ``sending`` this long after its last attempt began lost its worker for good.
+_ABANDONED_AFTER_S = TASK_TIME_LIMIT_S + 60
+
 
 class SendState(enum.StrEnum):
     """Where a send is."""
@@ -66,11 +71,16 @@ class SendStatus:
 
     @classmethod
     def from_hash(cls, ticket: str, data: dict[str, str], now: float) -> SendStatus:
-        """Rebuild from the Redis hash; a send still queued past its deadline reads as ``expired``."""
+        """Rebuild from the Redis hash. A send still queued past its deadline reads as ``expired``
+        (its message was lost); one still sending long after its worker's time limit reads as
+        ``failed`` with reason ``worker_lost`` (its SMS may or may not have gone out)."""
         state = SendState(data["state"])
         deadline_at = float(data["deadline_at"])
+        reason = data.get("reason") or None
         if state is SendState.QUEUED and now > deadline_at:
             state = SendState.EXPIRED
+        elif state is SendState.SENDING and now > float(data.get("updated_at", 0)) + _ABANDONED_AFTER_S:
+            state, reason = SendState.FAILED, "worker_lost"
         sent_at = _float(data.get("sent_at"))
         created_at = float(data["created_at"])
         return cls(
@@ -83,7 +93,7 @@ class SendStatus:
             updated_at=float(data.get("updated_at", created_at)),
             deadline_at=deadline_at,
             attempts=int(data.get("attempts", 0)),
-            reason=data.get("reason") or None,
+            reason=reason,
             provider_request_id=data.get("request_id") or None,
             biz_id=data.get("biz_id") or None,
             sent_at=sent_at,

@@ -6,6 +6,7 @@ record's fields. Producers admit sends and count checks; workers claim and finis
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -216,8 +217,10 @@ class RecordStore:
         return result or None
 
     def count(self, name: str, field: str, amount: int = 1) -> None:
-        """Add to a global counter (exported by every worker host's /metrics)."""
-        self._redis.hincrby(constants.stats_key(name), field, amount)
+        """Add to a global counter (exported by every worker host's /metrics). Best effort: a
+        statistic is never worth failing the operation it describes."""
+        with contextlib.suppress(redis.RedisError):
+            self._redis.hincrby(constants.stats_key(name), field, amount)
 
     @staticmethod
     def _run(script: Any, keys: list[str], args: list[Any]) -> Any:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.constants import queue_for_lane
+from producers.constants import TASK_TIME_LIMIT_S, queue_for_lane
 from producers.publisher import broker_options
 from producers.settings import Settings
 
-#: Hard limit of one task run: a send's deadline (120 s by default) plus one read timeout and slack.
-#: The worker's stop grace period (compose, Kubernetes) must be longer than this.
-task_time_limit = 180
+#: Hard limit of one task run (see TASK_TIME_LIMIT_S). The worker's stop grace period (compose,
+#: Kubernetes) must be longer than this; ops/checks.py verifies it.
+task_time_limit = TASK_TIME_LIMIT_S
 #: Soft limit: raises SoftTimeLimitExceeded inside the task (prefork only) so it can record why.
 task_soft_time_limit = 150
 

@@ -17,6 +17,7 @@ and the next claim reports it the same way.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -128,6 +129,11 @@ class Delivery:
         if state == "sent":
             metrics.observe_enqueue_to_sent(claim.lane, self.clock() - claim.created_at)
         return Outcome(state, "ok", claim.lane)
+
+    def give_up(self, ticket: str, reason: str) -> None:
+        """End a send that a run could not finish (time limit, unexpected error) as ``failed``."""
+        with contextlib.suppress(errors.ServiceUnavailable):
+            self._finish(ticket, "", "failed", {"reason": reason})
 
     def _finish(self, ticket: str, phone: str, state: str, fields: dict[str, str]) -> str:
         return self.store.finish(

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from producers.connections import get_redis
 from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME
@@ -43,5 +44,11 @@ def send_code(self: Task, ticket: str) -> dict[str, Any]:
         raise self.retry(countdown=wait.countdown) from None
     except ServiceUnavailable as exc:
         raise self.retry(countdown=1.0, exc=exc) from None
+    except Exception as exc:
+        # Anything else (the soft time limit, a bug) still ends the send with a reason to look up.
+        reason = "time_limit" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error"
+        delivery.give_up(ticket, reason)
+        metrics.send_finished("unknown", "failed", reason)
+        raise
     metrics.send_finished(outcome.lane or "unknown", outcome.state, outcome.reason)
     return {"ticket": ticket, "state": outcome.state, "reason": outcome.reason}

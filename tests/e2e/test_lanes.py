@@ -30,7 +30,9 @@ def test_a_send_in_a_free_lane_overtakes_a_backlog_in_a_slow_lane_on_the_same_wo
     lanes_env: dict[str, str], emulator: EmulatorHandle, redis_client: redis.Redis
 ) -> None:
     with Stack() as stack:
-        worker = stack.worker(lanes_env, queues=["smsq.slow", "smsq.fast"], concurrency=4, name="lanes-worker")
+        worker = stack.worker(
+            lanes_env, queues=["smsq.slow", "smsq.fast"], concurrency=4, name="lanes-worker"
+        )
         worker.wait_for_log("ready.", timeout_s=60)
         backlog = [send_code(fresh_number(), lane="slow").id for _ in range(30)]
         urgent = send_code(fresh_number(), lane="fast")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException
+
 from tests.emulator.emu_helpers import check_request, fresh_phone, send_request
 
 
@@ -83,7 +84,9 @@ def test_out_id_is_echoed(client: Any, emulator: Any) -> None:
     assert body.model.out_id == "o-9"
 
 
-@pytest.mark.parametrize(("missing", "code"), [("phone_number", "MissingPhoneNumber"), ("verify_code", "MissingVerifyCode")])
+@pytest.mark.parametrize(
+    ("missing", "code"), [("phone_number", "MissingPhoneNumber"), ("verify_code", "MissingVerifyCode")]
+)
 def test_a_check_without_a_required_parameter_is_refused(client: Any, missing: str, code: str) -> None:
     request = check_request(fresh_phone(), "1234")
     setattr(request, missing, None)

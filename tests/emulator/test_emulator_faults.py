@@ -8,10 +8,10 @@ import urllib.request
 from typing import Any
 
 import pytest
-from tests.emulator.emu_helpers import check_request, fresh_phone, outcome_of
 
 from producers.cli.stack import free_port
 from tests.conftest import EmulatorHandle
+from tests.emulator.emu_helpers import check_request, fresh_phone, outcome_of
 
 STARTUP = {
     "throttle_rate": 0.0,
@@ -39,7 +39,10 @@ def _get_faults(emulator: Any) -> dict[str, Any]:
 
 def _outcomes(emulator: Any, count: int = 30) -> list[str]:
     client = emulator.sdk_client()
-    return [outcome_of(lambda: client.check_sms_verify_code(check_request(fresh_phone(), "1234"))) for _ in range(count)]
+    return [
+        outcome_of(lambda: client.check_sms_verify_code(check_request(fresh_phone(), "1234")))
+        for _ in range(count)
+    ]
 
 
 def test_get_faults_shows_the_startup_configuration(emulator: Any) -> None:
@@ -56,11 +59,21 @@ def test_put_faults_is_a_partial_update_that_returns_the_whole_configuration(emu
 
 @pytest.mark.parametrize(
     "body",
-    [{"no_such_fault": 1}, {"error_500_rate": 2}, {"hang_s": "long"}, {"throttle_rate": 0.6, "drop_rate": 0.6}, [1]],
+    [
+        {"no_such_fault": 1},
+        {"error_500_rate": 2},
+        {"hang_s": "long"},
+        {"throttle_rate": 0.6, "drop_rate": 0.6},
+        [1],
+    ],
 )
-def test_put_faults_refuses_unknown_keys_and_bad_values_with_a_400_json_error(emulator: Any, body: Any) -> None:
+def test_put_faults_refuses_unknown_keys_and_bad_values_with_a_400_json_error(
+    emulator: Any, body: Any
+) -> None:
     request = urllib.request.Request(
-        f"{emulator.base}/faults", data=json.dumps(body).encode(), method="PUT",
+        f"{emulator.base}/faults",
+        data=json.dumps(body).encode(),
+        method="PUT",
         headers={"Content-Type": "application/json"},
     )
     with pytest.raises(urllib.error.HTTPError) as caught:
@@ -87,7 +100,9 @@ def test_reseeding_repeats_the_same_sequence_of_outcomes(emulator: Any) -> None:
     assert len(set(first)) >= 3  # the sequence really mixes outcomes
 
 
-def test_two_emulators_started_with_the_same_seed_give_the_same_sequence(emulator: Any, processes: Any) -> None:
+def test_two_emulators_started_with_the_same_seed_give_the_same_sequence(
+    emulator: Any, processes: Any
+) -> None:
     endpoint = processes.emulator(
         free_port(), emulator.key_id, emulator.key_secret, ["--seed", "1"], name="emulator-seed-twin"
     )

@@ -1,4 +1,4 @@
-"""Gateway refusals (keys, signatures, time stamps, nonces, actions, flow control) as the SDK surfaces them."""
+"""Gateway refusals (keys, signatures, time stamps, nonces, actions, throttling) as the SDK raises them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from alibabacloud_tea_openapi.client import Client as OpenApiClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 from alibabacloud_tea_openapi.utils import Utils
 from alibabacloud_tea_util import models as util_models
+
 from tests.emulator.emu_helpers import check_request, fresh_phone, send_request
 
 
@@ -23,7 +24,9 @@ def _client_error(call: Any) -> ClientException:
 
 
 @pytest.mark.parametrize("algorithm", [None, "v2"])
-def test_an_unknown_access_key_answers_invalid_access_key_id_not_found(emulator: Any, algorithm: str | None) -> None:
+def test_an_unknown_access_key_answers_invalid_access_key_id_not_found(
+    emulator: Any, algorithm: str | None
+) -> None:
     client = emulator.sdk_client(access_key_id="nobody", signature_algorithm=algorithm)
     error = _client_error(lambda: client.send_sms_verify_code(send_request(fresh_phone())))
     assert (error.code, error.status_code) == ("InvalidAccessKeyId.NotFound", 404)
@@ -72,8 +75,15 @@ def test_a_reused_nonce_answers_signature_nonce_used(
 def test_an_unknown_action_answers_invalid_action_not_found(emulator: Any) -> None:
     client = OpenApiClient(emulator.sdk_config())
     params = open_api_models.Params(
-        action="SendSmsVerifyCodeTwice", version="2017-05-25", protocol="HTTP", pathname="/", method="POST",
-        auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        action="SendSmsVerifyCodeTwice",
+        version="2017-05-25",
+        protocol="HTTP",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
     )
     request = open_api_models.OpenApiRequest(query={"PhoneNumber": fresh_phone()})
     error = _client_error(lambda: client.call_api(params, request, util_models.RuntimeOptions()))
@@ -83,8 +93,15 @@ def test_an_unknown_action_answers_invalid_action_not_found(emulator: Any) -> No
 def test_a_get_request_is_served_like_a_post(emulator: Any) -> None:
     client = OpenApiClient(emulator.sdk_config())
     params = open_api_models.Params(
-        action="CheckSmsVerifyCode", version="2017-05-25", protocol="HTTP", pathname="/", method="GET",
-        auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        action="CheckSmsVerifyCode",
+        version="2017-05-25",
+        protocol="HTTP",
+        pathname="/",
+        method="GET",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
     )
     request = open_api_models.OpenApiRequest(query={"PhoneNumber": fresh_phone(), "VerifyCode": "1234"})
     result = client.call_api(params, request, util_models.RuntimeOptions())
@@ -94,12 +111,23 @@ def test_a_get_request_is_served_like_a_post(emulator: Any) -> None:
 def test_params_in_a_form_body_are_read_and_covered_by_the_signature(emulator: Any) -> None:
     client = OpenApiClient(emulator.sdk_config())
     params = open_api_models.Params(
-        action="SendSmsVerifyCode", version="2017-05-25", protocol="HTTP", pathname="/", method="POST",
-        auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        action="SendSmsVerifyCode",
+        version="2017-05-25",
+        protocol="HTTP",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
     )
     phone = fresh_phone()
-    body = {"PhoneNumber": phone, "SignName": "速通互联验证码", "TemplateCode": "100001",
-            "TemplateParam": '{"code":"##code##","min":"5"}'}
+    body = {
+        "PhoneNumber": phone,
+        "SignName": "速通互联验证码",
+        "TemplateCode": "100001",
+        "TemplateParam": '{"code":"##code##","min":"5"}',
+    }
     request = open_api_models.OpenApiRequest(body=body)
     result = client.call_api(params, request, util_models.RuntimeOptions())
     assert result["body"]["Code"] == "OK"
@@ -121,4 +149,8 @@ def test_flow_control_with_retry_after_answers_a_throttling_exception(emulator: 
     client.check_sms_verify_code(check_request(fresh_phone(), "1234"))
     with pytest.raises(ThrottlingException) as caught:
         client.check_sms_verify_code(check_request(fresh_phone(), "1234"))
-    assert (caught.value.code, caught.value.status_code, caught.value.retry_after) == ("Throttling.User", 400, 250)
+    assert (caught.value.code, caught.value.status_code, caught.value.retry_after) == (
+        "Throttling.User",
+        400,
+        250,
+    )

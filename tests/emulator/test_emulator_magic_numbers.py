@@ -8,9 +8,9 @@ import phonenumbers
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from darabonba.exceptions import UnretryableException
-from tests.emulator.emu_helpers import check_request, send_request
 
 from emulator.faults import MAGIC_NUMBERS
+from tests.emulator.emu_helpers import check_request, send_request
 
 FAST = {"read_timeout": 700}  # ms; the emulator holds hung responses for hang_s = 2 s in these tests
 
@@ -80,14 +80,18 @@ def test_the_dropped_number_is_never_processed(emulator: Any) -> None:
     assert emulator.stats()["send_requests"] == 0
 
 
-@pytest.mark.parametrize(("number", "code"), [("13900000007", "MOBILE_NUMBER_ILLEGAL"), ("13900000008", "BUSINESS_LIMIT_CONTROL")])
+@pytest.mark.parametrize(
+    ("number", "code"), [("13900000007", "MOBILE_NUMBER_ILLEGAL"), ("13900000008", "BUSINESS_LIMIT_CONTROL")]
+)
 def test_business_refusal_numbers_answer_in_a_200_body(emulator: Any, number: str, code: str) -> None:
     response = emulator.sdk_client().send_sms_verify_code(send_request(number))
     assert (response.status_code, response.body.code) == (200, code)
     assert emulator.messages() == []
 
 
-def test_the_first_send_to_the_hang_once_number_goes_out_and_a_retry_reads_biz_frequency(emulator: Any) -> None:
+def test_the_first_send_to_the_hang_once_number_goes_out_and_a_retry_reads_biz_frequency(
+    emulator: Any,
+) -> None:
     emulator.set_faults(hang_s=2)
     with pytest.raises(UnretryableException):
         emulator.sdk_client(**FAST).send_sms_verify_code(send_request("13900000009"))

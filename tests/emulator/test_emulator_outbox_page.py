@@ -23,10 +23,24 @@ def test_headless_chromium_finds_the_newest_message_on_the_outbox_page(emulator:
 
     with tempfile.TemporaryDirectory(prefix="smsq-chromium-") as profile:
         done = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--dump-dom", f"http://{emulator.endpoint}/_emulator/"],
-            capture_output=True, text=True, timeout=60,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                f"http://{emulator.endpoint}/_emulator/",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 0, done.stderr
     dom = done.stdout

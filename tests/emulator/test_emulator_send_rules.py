@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException
-from tests.emulator.emu_helpers import PARAM, check_request, fresh_phone, send_request
 
 from emulator.catalog import CODE_ALPHABETS
+from tests.emulator.emu_helpers import PARAM, check_request, fresh_phone, send_request
 
 
 def test_a_send_answers_ok_with_a_request_id_in_the_body_and_the_header(client: Any, emulator: Any) -> None:
@@ -23,7 +23,9 @@ def test_a_send_answers_ok_with_a_request_id_in_the_body_and_the_header(client: 
     assert body.model.verify_code is None  # ReturnVerifyCode defaults to false
 
 
-def test_the_defaults_give_a_four_digit_code_rendered_into_the_preset_template(client: Any, emulator: Any) -> None:
+def test_the_defaults_give_a_four_digit_code_rendered_into_the_preset_template(
+    client: Any, emulator: Any
+) -> None:
     phone = fresh_phone()
     client.send_sms_verify_code(send_request(phone))
     (message,) = emulator.messages(phone)
@@ -38,7 +40,9 @@ def test_the_defaults_give_a_four_digit_code_rendered_into_the_preset_template(c
 
 
 @pytest.mark.parametrize("flag", [True, False])
-def test_return_verify_code_puts_the_code_in_the_model_only_when_true(client: Any, emulator: Any, flag: bool) -> None:
+def test_return_verify_code_puts_the_code_in_the_model_only_when_true(
+    client: Any, emulator: Any, flag: bool
+) -> None:
     phone = fresh_phone()
     body = client.send_sms_verify_code(send_request(phone, return_verify_code=flag)).body
     (message,) = emulator.messages(phone)
@@ -118,7 +122,11 @@ def test_a_resend_inside_the_interval_answers_biz_frequency(client: Any, emulato
     phone = fresh_phone()
     assert client.send_sms_verify_code(send_request(phone)).body.code == "OK"
     again = client.send_sms_verify_code(send_request(phone))
-    assert (again.status_code, again.body.code, again.body.message) == (200, "biz.FREQUENCY", "check frequency failed")
+    assert (again.status_code, again.body.code, again.body.message) == (
+        200,
+        "biz.FREQUENCY",
+        "check frequency failed",
+    )
     assert len(emulator.messages(phone)) == 1
 
 
@@ -145,6 +153,18 @@ def test_the_messages_endpoint_lists_newest_first_and_filters_by_phone(client: A
     client.send_sms_verify_code(send_request(second, template_param=PARAM))
     assert [m["phone"] for m in emulator.messages()] == [second, first]
     assert [m["phone"] for m in emulator.messages(first)] == [first]
-    keys = {"phone", "code", "text", "sign_name", "template_code", "template_param", "scheme_name", "biz_id",
-            "out_id", "request_id", "access_key_id", "sent_at"}
+    keys = {
+        "phone",
+        "code",
+        "text",
+        "sign_name",
+        "template_code",
+        "template_param",
+        "scheme_name",
+        "biz_id",
+        "out_id",
+        "request_id",
+        "access_key_id",
+        "sent_at",
+    }
     assert set(emulator.messages()[0]) == keys

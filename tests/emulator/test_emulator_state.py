@@ -13,10 +13,19 @@ from emulator.state import NONCE_WINDOW_S, Limits, NonceMemory, SendRequest, Sta
 
 def _request(phone: str, **changes: object) -> SendRequest:
     fields: dict[str, object] = {
-        "phone": phone, "sign_name": "速通互联验证码", "template_code": "100001",
-        "template_param": {"code": "##code##", "min": "5"}, "scheme_name": "默认方案", "code_length": 4,
-        "code_type": 1, "valid_time_s": 300, "interval_s": 60, "duplicate_policy": 1, "out_id": None,
-        "access_key_id": "k", "request_id": "r",
+        "phone": phone,
+        "sign_name": "速通互联验证码",
+        "template_code": "100001",
+        "template_param": {"code": "##code##", "min": "5"},
+        "scheme_name": "默认方案",
+        "code_length": 4,
+        "code_type": 1,
+        "valid_time_s": 300,
+        "interval_s": 60,
+        "duplicate_policy": 1,
+        "out_id": None,
+        "access_key_id": "k",
+        "request_id": "r",
     }
     fields.update(changes)
     return SendRequest(**fields)  # type: ignore[arg-type]

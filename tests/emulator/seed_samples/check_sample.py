@@ -3,9 +3,9 @@
 import os
 import sys
 
+from alibabacloud_dypnsapi20170525 import models as dypnsapi_20170525_models
 from alibabacloud_dypnsapi20170525.client import Client as Dypnsapi20170525Client
 from alibabacloud_tea_openapi import models as open_api_models
-from alibabacloud_dypnsapi20170525 import models as dypnsapi_20170525_models
 from alibabacloud_tea_util import models as util_models
 from alibabacloud_tea_util.client import Client as UtilClient
 
@@ -34,9 +34,7 @@ class Sample:
     def main() -> None:
         client = Sample.create_client()
         check_sms_verify_code_request = dypnsapi_20170525_models.CheckSmsVerifyCodeRequest(
-            scheme_name='默认方案',
-            phone_number='13511112222',
-            verify_code=sys.argv[1]
+            scheme_name="默认方案", phone_number="13511112222", verify_code=sys.argv[1]
         )
         runtime = util_models.RuntimeOptions()
         try:
@@ -54,5 +52,6 @@ class Sample:
             print(response.status_code)
             print(response.body)
 
-if __name__ == '__main__':
+
+if __name__ == "__main__":
     Sample.main()

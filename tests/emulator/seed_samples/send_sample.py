@@ -33,11 +33,11 @@ class Sample:
     def main() -> None:
         client = Sample.create_client()
         send_sms_verify_code_request = dypnsapi_20170525_models.SendSmsVerifyCodeRequest(
-            scheme_name='默认方案',
-            phone_number='13511112222',
-            sign_name='速通互联验证码',
-            template_code='100001',
-            template_param='{"code":"##code##","min":"5"}'
+            scheme_name="默认方案",
+            phone_number="13511112222",
+            sign_name="速通互联验证码",
+            template_code="100001",
+            template_param='{"code":"##code##","min":"5"}',
         )
         runtime = util_models.RuntimeOptions()
         try:
@@ -56,5 +56,5 @@ class Sample:
             print(response.body)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     Sample.main()
