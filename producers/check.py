@@ -12,7 +12,7 @@ from producers.phone import mask_phone, normalize_phone
 from producers.provider import get_provider
 from producers.records import CheckResult
 from producers.settings import get_settings
-from producers.store import RecordStore
+from producers.store import store_for
 
 _CODE = re.compile(r"^[A-Za-z0-9]{4,8}$")
 
@@ -29,12 +29,11 @@ def check_code(phone: str, code: str) -> CheckResult:
     if not isinstance(code, str) or not _CODE.match(code):
         raise errors.InvalidCode("code must be 4-8 letters or digits")
     masked = mask_phone(number)
-    store = RecordStore(get_redis())
+    store = store_for(get_redis())
     allowed, value = store.begin_check(
         number, max_failures=settings.check_max_failures, window_s=settings.code_ttl_s
     )
     if not allowed:
-        store.count("checks", "locked")
         log_event("check.locked", phone=masked)
         raise errors.CheckLocked(
             "too many wrong codes for this number", rule="check", retry_after=value / 1000
@@ -48,10 +47,8 @@ def check_code(phone: str, code: str) -> CheckResult:
         raise
     if passed:
         ticket = store.check_passed(number)
-        store.count("checks", "passed")
         log_event("check.passed", phone=masked, ticket=ticket)
         return CheckResult(True, settings.check_max_failures, ticket)
-    store.count("checks", "failed")
     log_event("check.failed", phone=masked, attempts_left=attempts_left)
     return CheckResult(False, attempts_left)
 

@@ -32,3 +32,9 @@ def get_redis(url: str | None = None) -> redis.Redis:
                 )
                 _clients[key] = client
     return client
+
+
+def reset_clients() -> None:
+    """Forget the Redis clients (see :func:`producers.process.reset_caches`)."""
+    with _lock:
+        _clients.clear()

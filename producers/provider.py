@@ -243,3 +243,8 @@ def get_provider() -> DypnsapiProvider:
             if provider is None:
                 provider = _providers[pid] = DypnsapiProvider(get_settings())
     return provider
+
+
+def reset_provider() -> None:
+    """Forget the SDK client (see :func:`producers.process.reset_caches`)."""
+    _providers.clear()

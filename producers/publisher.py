@@ -65,3 +65,8 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
         )
     except Exception as exc:  # kombu/redis raise many types when the broker is down
         raise ServiceUnavailable("the broker did not accept the send") from exc
+
+
+def reset_app() -> None:
+    """Forget the producer app (see :func:`producers.process.reset_caches`)."""
+    _app.cache_clear()

@@ -14,7 +14,7 @@ from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
 from producers.records import SendState, Ticket
 from producers.settings import get_settings
-from producers.store import RecordStore
+from producers.store import store_for
 
 _PURPOSE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
@@ -50,7 +50,7 @@ def send_code(
         raise InvalidArgument("idempotency_key must be 1-128 printable ASCII characters")
 
     masked = mask_phone(number)
-    store = RecordStore(get_redis())
+    store = store_for(get_redis())
     admission = store.admit(
         ticket=uuid.uuid4().hex,
         phone=number,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from producers.connections import get_redis
 from producers.records import SendStatus
-from producers.store import RecordStore
+from producers.store import store_for
 
 
 def get_status(ticket: str) -> SendStatus:
     """The send's current state (phone masked); raises ``TicketNotFound`` past its record TTL."""
-    return RecordStore(get_redis()).status(ticket)
+    return store_for(get_redis()).status(ticket)

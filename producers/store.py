@@ -7,6 +7,7 @@ record's fields. Producers admit sends and count checks; workers claim and finis
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -22,8 +23,13 @@ from producers.records import SendStatus
 _NO_IDEMPOTENCY_KEY = constants.idempotency_key("-")
 
 
+@functools.cache
 def _script(name: str) -> str:
-    return (resources.files("producers") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+    """A script from ``lua/``, after the shared prelude (Redis scripts cannot import each other)."""
+    folder = resources.files("producers") / "lua"
+    return (folder / "prelude.lua").read_text(encoding="utf-8") + (folder / f"{name}.lua").read_text(
+        encoding="utf-8"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +202,9 @@ class RecordStore:
     def begin_check(self, phone: str, *, max_failures: int, window_s: int) -> tuple[bool, int]:
         """Reserve a provider check: ``(True, attempts used)`` or ``(False, ms until unlocked)``."""
         reply = self._run(
-            self._check_begin, [constants.check_attempts_key(phone)], [max_failures, window_s * 1000]
+            self._check_begin,
+            [constants.check_attempts_key(phone), constants.stats_key("checks")],
+            [max_failures, window_s * 1000],
         )
         return reply[0] == "ok", int(reply[1])
 
@@ -211,8 +219,12 @@ class RecordStore:
         """Reset the number's wrong answers and mark its newest send verified; return that ticket."""
         result: str | None = self._run(
             self._verified,
-            [constants.check_attempts_key(phone), constants.last_sent_key(phone)],
-            [constants.record_key(""), f"{time.time():.3f}"],
+            [
+                constants.check_attempts_key(phone),
+                constants.last_sent_key(phone),
+                constants.stats_key("checks"),
+            ],
+            [constants.record_key(""), f"{time.time():.3f}", constants.minute_stats_key("")],
         )
         return result or None
 
@@ -228,3 +240,22 @@ class RecordStore:
             return script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise ServiceUnavailable("Redis is unavailable") from exc
+
+
+def check_results(raw: dict[str, str]) -> dict[str, int]:
+    """Check outcomes from the global counters: passed, failed, locked, error. The scripts count
+    ``asked`` (reached the provider), ``passed`` and ``locked``; a failed check is one asked that
+    neither passed nor errored, so the hot path needs no extra round trip to count it."""
+    counts = {name: int(raw.get(name, 0)) for name in ("asked", "passed", "locked", "error")}
+    return {
+        "passed": counts["passed"],
+        "failed": max(0, counts["asked"] - counts["passed"] - counts["error"]),
+        "locked": counts["locked"],
+        "error": counts["error"],
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def store_for(client: redis.Redis) -> RecordStore:
+    """The store over ``client``, built once: its scripts are registered a single time."""
+    return RecordStore(client)

@@ -7,9 +7,7 @@ and flush only that database, which belongs to the test run.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,7 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from emulator.remote import EmulatorRemote
 from producers.cli.stack import Stack, free_port, redis_answers
+from producers.process import reset_caches
 
 # Set before any SDK import: the credentials chain must never probe 100.100.100.200 or a CLI profile.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
@@ -75,40 +75,13 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-class EmulatorHandle:
-    """A running emulator and its control endpoints under ``/_emulator/``."""
+class EmulatorHandle(EmulatorRemote):
+    """A running emulator, its control endpoints and its test key."""
 
     def __init__(self, endpoint: str, key_id: str, key_secret: str) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint, timeout_s=10)
         self.key_id = key_id
         self.key_secret = key_secret
-        self.base = f"http://{endpoint}/_emulator"
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
-
-    def messages(self, phone: str | None = None) -> list[dict[str, Any]]:
-        """The outbox, newest first."""
-        suffix = f"?phone={phone}" if phone else ""
-        result: list[dict[str, Any]] = self._call("GET", f"messages{suffix}")["messages"]
-        return result
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "stats")
-        return result
-
-    def set_faults(self, **faults: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("PUT", "faults", faults)
-        return result
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
 
     def sdk_config(self, **overrides: Any) -> Any:
         """An SDK ``Config`` for this emulator with explicit keys."""
@@ -151,13 +124,7 @@ def emulator(emulator_session: EmulatorHandle) -> EmulatorHandle:
 
 def clear_process_caches() -> None:
     """Forget every per-process object built from settings, so a test's environment takes effect."""
-    from producers import connections, guard, provider, publisher, settings
-
-    settings.get_settings.cache_clear()
-    guard.get_guard.cache_clear()
-    publisher._app.cache_clear()
-    provider._providers.clear()
-    connections._clients.clear()
+    reset_caches()
 
 
 def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from producers import constants, errors
+from producers.store import check_results
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _E2E_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -117,7 +118,7 @@ class RedisCollector(Collector):
             return
         for lane, length in zip(self._lanes, lengths, strict=True):
             depth.add_metric([lane], float(length))
-        for result, count in sorted(check_counts.items()):
+        for result, count in check_results(check_counts).items():
             checks.add_metric([result], float(count))
         yield depth
         yield checks

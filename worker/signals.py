@@ -11,7 +11,7 @@ from producers.connections import get_redis
 from producers.constants import SEND_TASK_NAME
 from producers.logs import log_event
 from producers.settings import get_settings
-from producers.store import RecordStore
+from producers.store import store_for
 from worker import metrics
 
 
@@ -21,7 +21,7 @@ def _record_expired(sender: Any = None, request: Any = None, expired: bool = Fal
     if not expired or request is None or getattr(sender, "name", None) != SEND_TASK_NAME:
         return
     ticket = str(request.id)
-    state = RecordStore(get_redis()).finish(
+    state = store_for(get_redis()).finish(
         ticket, "expired", phone="", code_ttl_s=1, fields={"reason": "deadline_passed"}
     )
     log_event("send.expired", ticket=ticket, state=state)

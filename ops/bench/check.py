@@ -33,7 +33,7 @@ WARMUP_ROUNDS = 20
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure the three variants; return their latency percentiles."""
-    rounds = 100 if quick else 1000
+    rounds = 100 if quick else 2000
     with Stack() as stack:
         bed = Bed(stack, ["--rate-limit", "0"])
         with bed.producer():

@@ -16,13 +16,14 @@ import secrets
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.remote import EmulatorRemote
 from producers.cli.stack import Child, Stack, free_port
+from producers.process import reset_caches
 
 KEY_ID = "bench-key"
 KEY_SECRET = "bench-secret-0123456789"
@@ -57,31 +58,8 @@ class Numbers:
         return [self.take() for _ in range(count)]
 
 
-class Emulator:
-    """A running emulator: its endpoint, its control endpoints, and SDK clients for it."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.base = f"http://{endpoint}/_emulator"
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    def set_faults(self, **faults: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("PUT", "faults", faults)
-        return result
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "stats")
-        return result
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
+class Emulator(EmulatorRemote):
+    """A running emulator: its control endpoints, and SDK clients for it."""
 
     def sdk_config(self) -> Any:
         """The seed article's client configuration: keys, endpoint, protocol (plus our timeouts)."""
@@ -133,27 +111,18 @@ def sdk_runtime() -> Any:
     return util_models.RuntimeOptions(read_timeout=5000, connect_timeout=2000)
 
 
-def clear_process_caches() -> None:
-    """Forget every per-process object smsq built from its settings (as ``tests/conftest.py`` does)."""
-    from producers import connections, guard, provider, publisher, settings  # noqa: PLC0415
-
-    settings.get_settings.cache_clear()
-    guard.get_guard.cache_clear()
-    publisher._app.cache_clear()
-    provider._providers.clear()
-    connections._clients.clear()
-
-
 class Bed:
     """One benchmark's private Redis and emulator, and the environment that points smsq at them."""
 
     def __init__(self, stack: Stack, emulator_args: Sequence[str] = ()) -> None:
         self.stack = stack
         self.redis_url = stack.redis()
+        self.redis_pid = stack.children[-1].process.pid
         port = free_port()
         self.emulator = Emulator(
             stack.emulator(port, KEY_ID, KEY_SECRET, ["--daily-limit", "0", *emulator_args])
         )
+        self.emulator_pid = stack.children[-1].process.pid
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The variables a producer or worker needs for this bed."""
@@ -176,7 +145,7 @@ class Bed:
         env = self.env(**overrides)
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
-        clear_process_caches()
+        reset_caches()
         try:
             yield env
         finally:
@@ -185,7 +154,7 @@ class Bed:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-            clear_process_caches()
+            reset_caches()
 
     def workers(
         self,
@@ -309,6 +278,39 @@ def _rss_bytes(pid: int) -> int:
         return total
     except psutil.Error:
         return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (Linux ``/proc``; 0.0 elsewhere or once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # fields[11], fields[12]: utime, stime in clock ticks (fields 14 and 15 of proc(5))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each named process spent between ``start()`` and ``stop()``."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self._pids = pids
+        self._before: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self._pids.items()}
+
+    def start(self) -> None:
+        self._before = self._now()
+
+    def stop(self) -> None:
+        after = self._now()
+        self.spent = {name: after[name] - self._before[name] for name in after}
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        """CPU milliseconds per unit of work, by process name."""
+        return {name: round(seconds * 1000 / count, 3) for name, seconds in self.spent.items()}
 
 
 class RssSampler:

@@ -31,7 +31,7 @@ NOOP_QUEUE = "bench.noop"
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure the four variants; return their latency percentiles and the run's parameters."""
-    rounds = 200 if quick else 2000
+    rounds = 200 if quick else 3000
     with Stack() as stack:
         bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
         with bed.producer():

@@ -251,6 +251,15 @@ def table(report: dict[str, Any]) -> str:
             celery["max_peak_rss_mb"],
             r["throughput_rss_smsq_over_celery"],
         )
+        cpu_smsq, cpu_celery = sum(smsq["cpu_ms_per_send"].values()), sum(celery["cpu_ms_per_send"].values())
+        add(
+            "throughput",
+            "CPU ms/send, all processes",
+            cpu_smsq,
+            "celery no-op",
+            cpu_celery,
+            _div(cpu_smsq, cpu_celery),
+        )
         add(
             "throughput",
             "enqueue/s, 1 thread",

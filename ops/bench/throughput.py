@@ -27,6 +27,7 @@ import redis
 
 from ops.bench.common import (
     Bed,
+    CpuMeter,
     Numbers,
     RssSampler,
     Workers,
@@ -49,7 +50,7 @@ IDLE_QUEUE = "bench.idle"
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure the three variants with the same processes x threads; return rates and peak RSS."""
-    count = 300 if quick else 3000
+    count = 300 if quick else 4000
     with Stack() as stack:
         bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
         with bed.producer():
@@ -81,12 +82,16 @@ def _producer_app() -> Any:
     return app
 
 
-def _drain(label: str, workers: Workers, queue: str, count: int, done: Callable[[], int]) -> dict[str, Any]:
+def _drain(
+    bed: Bed, label: str, workers: Workers, queue: str, count: int, done: Callable[[], int]
+) -> dict[str, Any]:
     """Open ``queue`` to every worker and wait until ``done()`` reaches ``count``."""
     app = _producer_app()
+    cpu = CpuMeter({"workers": workers.pids, "emulator": [bed.emulator_pid], "redis": [bed.redis_pid]})
     bar = progress(count, f"throughput {label}")
     seen = 0
     with RssSampler(workers.pids) as rss:
+        cpu.start()
         started = time.perf_counter()
         app.control.add_consumer(queue, destination=workers.nodes, reply=True, limit=len(workers.nodes))
         while seen < count:
@@ -98,6 +103,7 @@ def _drain(label: str, workers: Workers, queue: str, count: int, done: Callable[
             if seen < count:
                 time.sleep(POLL_S)
         seconds = time.perf_counter() - started
+        cpu.stop()
     bar.close()
     peaks = rss.peak_mb()
     return {
@@ -105,6 +111,8 @@ def _drain(label: str, workers: Workers, queue: str, count: int, done: Callable[
         "per_s": round(count / seconds, 1),
         "peak_rss_mb": peaks,
         "max_peak_rss_mb": max(peaks) if peaks else None,
+        # where the machine's CPU went, per send: the figure that explains the rate
+        "cpu_ms_per_send": cpu.ms_per(count),
     }
 
 
@@ -133,7 +141,7 @@ def _celery(bed: Bed, count: int) -> dict[str, Any]:
                 app.send_task(NOOP_TASK, args=[uuid.uuid4().hex], queue=NOOP_QUEUE)
 
         enqueue_per_s = _timed_fill(fill, count)
-        result = _drain("celery", workers, NOOP_QUEUE, count, lambda: int(client.get(DONE_KEY) or 0))
+        result = _drain(bed, "celery", workers, NOOP_QUEUE, count, lambda: int(client.get(DONE_KEY) or 0))
     finally:
         workers.stop()
         client.close()
@@ -160,7 +168,7 @@ def _smsq(bed: Bed, count: int) -> dict[str, Any]:
         enqueue_per_s = _timed_fill(
             lambda: tickets.extend(send_code(number, purpose="bench").id for number in numbers), count
         )
-        result = _drain("smsq", workers, "smsq.default", count, done)
+        result = _drain(bed, "smsq", workers, "smsq.default", count, done)
     finally:
         workers.stop()
     states: dict[str, int] = {}
@@ -189,12 +197,15 @@ def _sdk_process(endpoint: str, numbers: list[str], threads: int, start_at: floa
 
     workers = [threading.Thread(target=loop, args=(numbers[i::threads],)) for i in range(threads)]
     time.sleep(max(0.0, start_at - time.time()))
-    began = time.time()
+    began, cpu = time.time(), time.process_time()
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    out.put({"began": began, "ended": time.time(), "sends": len(numbers), "failed": len(failures)})
+    cpu = time.process_time() - cpu
+    out.put(
+        {"began": began, "ended": time.time(), "sends": len(numbers), "failed": len(failures), "cpu_s": cpu}
+    )
 
 
 def _sdk(bed: Bed, count: int) -> dict[str, Any]:
@@ -211,6 +222,8 @@ def _sdk(bed: Bed, count: int) -> dict[str, Any]:
     ]
     for process in processes:
         process.start()
+    cpu = CpuMeter({"emulator": [bed.emulator_pid]})
+    cpu.start()
     bar = progress(PROCESSES, "throughput sdk (processes)")
     reports = []
     for _ in processes:
@@ -219,9 +232,12 @@ def _sdk(bed: Bed, count: int) -> dict[str, Any]:
     bar.close()
     for process in processes:
         process.join()
+    cpu.stop()
+    per_send = {"senders": round(sum(r["cpu_s"] for r in reports) * 1000 / count, 3), **cpu.ms_per(count)}
     seconds = max(r["ended"] for r in reports) - min(r["began"] for r in reports)
     return {
         "seconds": round(seconds, 3),
         "per_s": round(count / seconds, 1),
         "failed": sum(r["failed"] for r in reports),
+        "cpu_ms_per_send": per_send,
     }

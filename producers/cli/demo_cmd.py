@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import statistics
 import time
-import urllib.request
 from typing import Any
 
 import click
@@ -21,15 +19,6 @@ DEMO_NUMBER = f"13800{_BLOCK}00"
 WARM_NUMBERS = [f"13800{_BLOCK}{i:02d}" for i in range(1, 21)]
 
 
-def _emulator(url: str, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local emulator
-        f"{url}/_emulator/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read() or b"null")
-
-
 def _configure_this_process(env: dict[str, str]) -> None:
     """Make this process a producer of the stack (the settings are read after this)."""
     os.environ.update(env)
@@ -40,11 +29,13 @@ def _configure_this_process(env: dict[str, str]) -> None:
 
 
 def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:
+    from emulator.remote import EmulatorRemote  # noqa: PLC0415 - the dev stack may drive the emulator
     from producers import check_code, get_status, send_code  # noqa: PLC0415
 
     assert local.emulator_url is not None
-    previous = _emulator(local.emulator_url, "GET", "faults")
-    _emulator(local.emulator_url, "PUT", "faults", {"latency_ms": provider_latency_ms})
+    remote = EmulatorRemote(local.emulator_url.removeprefix("http://"))
+    previous_latency = remote.faults().get("latency_ms", 0)
+    remote.set_faults(latency_ms=provider_latency_ms)
     try:
         say(f"provider latency set to {provider_latency_ms} ms at the emulator")
         started = time.perf_counter()
@@ -74,8 +65,8 @@ def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:
         )
         if status.state != "sent":
             raise click.ClickException(f"send ended {status.state} ({status.reason})")
-        _emulator(local.emulator_url, "PUT", "faults", {"latency_ms": previous.get("latency_ms", 0)})
-        code = _emulator(local.emulator_url, "GET", f"messages?phone={DEMO_NUMBER}")["messages"][0]["code"]
+        remote.set_faults(latency_ms=previous_latency)
+        code = remote.messages(DEMO_NUMBER)[0]["code"]
         say("read the code from the emulator's outbox")
         wrong = "0000" if code != "0000" else "1111"
         result = check_code(DEMO_NUMBER, wrong)
@@ -88,7 +79,7 @@ def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:
             raise click.ClickException("the right code did not pass")
         say(f"status now: {get_status(ticket.id).state}")
     finally:
-        _emulator(local.emulator_url, "PUT", "faults", {"latency_ms": previous.get("latency_ms", 0)})
+        remote.set_faults(latency_ms=previous_latency)
 
 
 @click.command()

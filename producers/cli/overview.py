@@ -13,6 +13,7 @@ from producers import constants
 from producers.connections import get_redis
 from producers.publisher import _app
 from producers.settings import get_settings
+from producers.store import check_results
 
 MINUTES = 5
 _OUTCOMES = ("queued", "sent", "verified", "failed", "expired")
@@ -71,7 +72,7 @@ def collect() -> dict[str, Any]:
             }
             for offset, counts in enumerate(per_minute)
         ],
-        "checks": {k: int(v) for k, v in checks.items()},
+        "checks": check_results(checks),
         "rejected": {k: int(v) for k, v in rejected.items()},
         "monitored": {k: int(v) for k, v in monitored.items()},
     }

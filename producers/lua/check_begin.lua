@@ -1,6 +1,6 @@
 -- Reserve one provider check for a number's current code, unless it is locked.
 --
--- KEYS[1] wrong-answer counter of the number
+-- KEYS[1] wrong-answer counter of the number, KEYS[2] global check counters (asked, locked)
 -- ARGV[1] allowed wrong answers, ARGV[2] lock window ms (the code's life)
 -- Returns {"ok", attempts used including this one} or {"locked", ms until the window passes}.
 -- The reservation is made before the provider is called, so under any concurrency at most
@@ -10,8 +10,10 @@ local used = tonumber(redis.call("GET", KEYS[1]) or "0")
 if used >= tonumber(ARGV[1]) then
   local ttl = redis.call("PTTL", KEYS[1])
   if ttl < 0 then ttl = tonumber(ARGV[2]) end
+  redis.call("HINCRBY", KEYS[2], "locked", 1)
   return {"locked", tostring(ttl)}
 end
 used = redis.call("INCR", KEYS[1])
 if used == 1 then redis.call("PEXPIRE", KEYS[1], tonumber(ARGV[2])) end
+redis.call("HINCRBY", KEYS[2], "asked", 1)
 return {"ok", tostring(used)}

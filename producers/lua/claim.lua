@@ -11,13 +11,7 @@
 --     ambiguous_since is "" unless an earlier attempt may have reached the provider (a read
 --     timeout, or a worker that died while sending): the caller must not send a second code.
 
-local now_ms
-if ARGV[3] ~= "" then
-  now_ms = tonumber(ARGV[3])
-else
-  local t = redis.call("TIME")
-  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now_ms = clock_ms(ARGV[3])
 local now_s = string.format("%.3f", now_ms / 1000)
 
 local rec = redis.call("HMGET", KEYS[1], "state", "phone", "lane", "created_at", "deadline_at",

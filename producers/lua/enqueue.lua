@@ -20,13 +20,7 @@
 -- A rule's log holds one member per admitted send (the ticket), scored by admission time: the
 -- send is allowed when fewer than `limit` members lie in (now - window, now].
 
-local now_ms
-if ARGV[2] ~= "" then
-  now_ms = tonumber(ARGV[2])
-else
-  local t = redis.call("TIME")
-  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now_ms = clock_ms(ARGV[2])
 
 if ARGV[4] == "1" then
   local existing = redis.call("GET", KEYS[2])

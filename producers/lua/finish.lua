@@ -8,13 +8,7 @@
 -- ARGV[6..] field, value pairs to store (reason, request_id, biz_id, …)
 -- Returns the state the record holds afterwards, or "missing".
 
-local now_ms
-if ARGV[2] ~= "" then
-  now_ms = tonumber(ARGV[2])
-else
-  local t = redis.call("TIME")
-  now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now_ms = clock_ms(ARGV[2])
 local now_s = string.format("%.3f", now_ms / 1000)
 
 local state = redis.call("HGET", KEYS[1], "state")

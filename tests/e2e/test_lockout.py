@@ -8,8 +8,10 @@ import sys
 import uuid
 
 import pytest
+import redis
 
 from producers import CheckLocked, SendState, check_code, send_code
+from producers.store import check_results
 from tests.conftest import EmulatorHandle
 from tests.e2e.helpers import wait_final
 
@@ -19,7 +21,7 @@ def fresh_number() -> str:
 
 
 def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_the_provider(
-    smsq_env: dict[str, str], emulator: EmulatorHandle
+    smsq_env: dict[str, str], emulator: EmulatorHandle, redis_client: redis.Redis
 ) -> None:
     phone = fresh_number()
     env = {**os.environ, **smsq_env}
@@ -37,6 +39,8 @@ def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_
     assert results.count("failed") == 5
     assert results.count("locked") == 195
     assert emulator.stats()["check_requests"] == 5
+    counted = check_results(redis_client.hgetall("smsq:stats:checks"))
+    assert counted == {"passed": 0, "failed": 5, "locked": 195, "error": 0}
 
 
 @pytest.mark.usefixtures("workers")

@@ -1,0 +1,54 @@
+"""A client for a running emulator's own endpoints under ``/_emulator/`` (outbox, faults, stats).
+
+For the tests, the benchmarks and ``smsq demo``: everything that drives an emulator from outside.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class EmulatorRemote:
+    """Talks to the emulator at ``endpoint`` (``host:port``) over HTTP."""
+
+    def __init__(self, endpoint: str, timeout_s: float = 30.0) -> None:
+        self.endpoint = endpoint
+        self.base = f"http://{endpoint}/_emulator"
+        self.timeout_s = timeout_s
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a loopback URL built from our own endpoint
+            f"{self.base}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def messages(self, phone: str | None = None) -> list[dict[str, Any]]:
+        """The outbox, newest first (only ``phone``'s messages when given)."""
+        suffix = f"?{urllib.parse.urlencode({'phone': phone})}" if phone else ""
+        result: list[dict[str, Any]] = self._call("GET", f"messages{suffix}")["messages"]
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts by action and outcome, and the times of accepted sends."""
+        result: dict[str, Any] = self._call("GET", "stats")
+        return result
+
+    def faults(self) -> dict[str, Any]:
+        """The fault configuration in force."""
+        result: dict[str, Any] = self._call("GET", "faults")
+        return result
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        """Change some faults at runtime; returns the whole new configuration."""
+        result: dict[str, Any] = self._call("PUT", "faults", faults)
+        return result
+
+    def reset(self) -> None:
+        """Empty the outbox, codes and stats; restore the start-up faults."""
+        self._call("POST", "reset")

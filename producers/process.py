@@ -1,0 +1,17 @@
+"""Per-process state built from the settings, and how to forget it."""
+
+from __future__ import annotations
+
+
+def reset_caches() -> None:
+    """Forget every per-process object built from settings (settings, Redis clients, the Celery
+    producer, the SDK client, abuse rules), so a changed environment takes effect. For tests,
+    benchmarks and tools that reconfigure a process; a web backend never needs it."""
+    from producers import connections, guard, provider, publisher, settings, store  # noqa: PLC0415
+
+    settings.get_settings.cache_clear()
+    guard.get_guard.cache_clear()
+    publisher.reset_app()
+    provider.reset_provider()
+    connections.reset_clients()
+    store.store_for.cache_clear()
