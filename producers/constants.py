@@ -56,11 +56,6 @@ def limiter_key(name: str) -> str:
     return f"{KEY_PREFIX}gcra:{name}"
 
 
-def events_key() -> str:
-    """Stream of recent outcomes, read by ``smsq status`` for the fleet overview."""
-    return f"{KEY_PREFIX}events"
-
-
 def stats_key(name: str) -> str:
     """Hash of global counters, e.g. check results by outcome."""
     return f"{KEY_PREFIX}stats:{name}"
@@ -74,3 +69,8 @@ def minute_stats_key(minute: int | str) -> str:
 def penalty_key(limiter: str) -> str:
     """Slowdown factor of an upstream limiter while the provider throttles (TTL = its duration)."""
     return f"{KEY_PREFIX}gcra-penalty:{limiter}"
+
+
+def lane_limiter_name(lane: str) -> str:
+    """Name of a lane's upstream limiter, e.g. ``lane:login`` (lane names have no ``:``)."""
+    return f"lane:{lane}"

@@ -79,8 +79,19 @@ _TRANSIENT = {
     "SignatureNonceUsed",
 }
 _THROTTLING_PREFIX = "Throttling"
-# Substrings of the SDK's network error text (it wraps requests' errors into strings).
-_AMBIGUOUS_NETWORK = ("Read timed out", "Connection aborted", "RemoteDisconnected", "Connection reset")
+# Substrings of the SDK's network error text (it wraps requests' errors into strings) that prove
+# the request never reached the provider. Every other network failure is ambiguous.
+_NOT_SENT = (
+    "NewConnectionError",
+    "Connection refused",
+    "ConnectTimeout",
+    "connect timeout",
+    "Failed to resolve",
+    "Name or service not known",
+    "No route to host",
+    "Network is unreachable",
+)
+_CREDENTIALS_MISSING = ("unable to load credentials", "CredentialException")
 
 
 def error_for_code(
@@ -102,28 +113,39 @@ def error_for_code(
 
 
 def error_for_exception(exc: Exception) -> errors.ProviderError:
-    """Map an exception raised by the SDK to our error (the caller chains it with ``from``)."""
+    """Map an exception raised by the SDK to our error.
+
+    Only failures before the request left (refused connection, connect timeout, name resolution)
+    are plainly transient; any other network failure may hide a processed request, so it is
+    ambiguous. The caller raises the result without chaining the SDK's exception: its text carries
+    the request URL, whose query holds the phone number and the code.
+    """
     status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
     code = getattr(exc, "code", None)
-    if status is not None and code not in (None, "None"):
-        request_id = getattr(exc, "request_id", None)
-        return error_for_code(
-            str(code),
-            status=int(status),
-            request_id=None if request_id in (None, "None") else str(request_id),
-            retry_after_ms=getattr(exc, "retry_after", None),
-        )
-    if status is not None:  # an HTTP error without a parsable Code
-        cls = errors.ProviderTransient if int(status) >= 500 else errors.ProviderPermanent
-        return cls(f"provider answered HTTP {status} without an error code", status=int(status))
-    if code == "InvalidCredentials":
-        return error_for_code("InvalidCredentials")
+    if status is not None:
+        return _error_for_http_error(exc, int(status), None if code in (None, "None") else str(code))
     text = str(getattr(exc, "inner_exception", None) or exc)
-    if any(marker in text for marker in _AMBIGUOUS_NETWORK):
-        return errors.ProviderAmbiguous("no answer from the provider (read timeout or dropped connection)")
+    if code == "InvalidCredentials" or any(marker in text for marker in _CREDENTIALS_MISSING):
+        return error_for_code("InvalidCredentials")
+    if any(marker in text for marker in _NOT_SENT):
+        return errors.ProviderTransient(f"could not connect to the provider ({type(exc).__name__})")
     if "parse the value as json" in text:
-        return errors.ProviderTransient("the provider answered with a page that is not JSON")
-    return errors.ProviderTransient(f"could not reach the provider ({type(exc).__name__})")
+        return errors.ProviderTransient("the provider answered with a page that is not JSON", status=502)
+    return errors.ProviderAmbiguous(f"no answer from the provider ({type(exc).__name__})")
+
+
+def _error_for_http_error(exc: Exception, status: int, code: str | None) -> errors.ProviderError:
+    """An HTTP 4xx/5xx the SDK raised: by its body's ``Code`` when it has one."""
+    if code is None:
+        cls = errors.ProviderTransient if status >= 500 else errors.ProviderPermanent
+        return cls(f"provider answered HTTP {status} without an error code", status=status)
+    request_id = getattr(exc, "request_id", None)
+    return error_for_code(
+        code,
+        status=status,
+        request_id=None if request_id in (None, "None") else str(request_id),
+        retry_after_ms=getattr(exc, "retry_after", None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +155,6 @@ class SendReceipt:
     biz_id: str
     request_id: str
     latency_s: float
-    #: Only when ``return_verify_code`` is on (the emulator, tests): never log or store it.
-    verify_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +206,6 @@ class DypnsapiProvider:
             interval=s.provider_interval_s,
             duplicate_policy=1,  # a newer code replaces an older one: only the latest SMS works
             out_id=out_id,
-            return_verify_code=True if s.return_verify_code else None,
         )
         body, latency = self._call("send_sms_verify_code_with_options", request, s.send_read_timeout_s)
         model = body.model
@@ -194,7 +213,6 @@ class DypnsapiProvider:
             biz_id=str(getattr(model, "biz_id", "") or ""),
             request_id=str(body.request_id or getattr(model, "request_id", "") or ""),
             latency_s=latency,
-            verify_code=getattr(model, "verify_code", None) if s.return_verify_code else None,
         )
 
     def check(self, phone: str, code: str) -> CheckAnswer:
@@ -217,10 +235,15 @@ class DypnsapiProvider:
             connect_timeout=int(self._settings.connect_timeout_s * 1000),
         )
         started = time.perf_counter()
+        failure: errors.ProviderError | None = None
         try:
             response = getattr(self._client, method)(request, runtime)
         except Exception as exc:
-            raise error_for_exception(exc) from exc
+            failure = error_for_exception(exc)
+        if failure is not None:
+            # Raised outside the handler, so no traceback carries the SDK's exception: its text
+            # holds the request URL, and with it the phone number and the code.
+            raise failure
         latency = time.perf_counter() - started
         body = response.body
         code = str(body.code or "")

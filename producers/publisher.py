@@ -16,8 +16,9 @@ from producers.constants import SEND_TASK_NAME, queue_for_lane
 from producers.errors import ServiceUnavailable
 from producers.settings import Settings, get_settings
 
-#: Longer than any task can run or wait for its ETA, so Redis never redelivers a live task
-#: (kombu's Redis transport re-queues unacked messages older than this).
+#: Longer than a task run (TASK_TIME_LIMIT_S) and than any countdown it re-queues itself with
+#: (never past the send's deadline, at most 150 s), so Redis never redelivers a live task: kombu's
+#: Redis transport re-queues unacked messages older than this.
 VISIBILITY_TIMEOUT_S = 600
 
 
@@ -41,7 +42,8 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 
 @functools.cache
-def _app() -> Celery:
+def producer_app() -> Celery:
+    """The producer-side Celery app of this process (also used to ping workers)."""
     app = Celery("smsq-producer", set_as_current=False)
     app.conf.update(broker_options(get_settings()))
     return app
@@ -50,7 +52,7 @@ def _app() -> Celery:
 def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> None:
     """Queue the send of ``ticket`` on its lane; the task carries no phone number, only the ticket."""
     try:
-        _app().send_task(
+        producer_app().send_task(
             SEND_TASK_NAME,
             args=[ticket],
             task_id=ticket,
@@ -69,4 +71,4 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
 
 def reset_app() -> None:
     """Forget the producer app (see :func:`producers.process.reset_caches`)."""
-    _app.cache_clear()
+    producer_app.cache_clear()

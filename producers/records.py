@@ -61,6 +61,7 @@ class SendStatus:
     created_at: float
     updated_at: float
     deadline_at: float
+    #: Task runs that took the send (a run handed back to wait for the rate counts too).
     attempts: int
     reason: str | None = None
     provider_request_id: str | None = None

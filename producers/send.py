@@ -51,13 +51,14 @@ def send_code(
 
     masked = mask_phone(number)
     store = store_for(get_redis())
+    rules = get_guard().rules_for(number, purpose, client_ip)
     admission = store.admit(
         ticket=uuid.uuid4().hex,
         phone=number,
         masked=masked,
         purpose=purpose,
         lane=lane,
-        rules=get_guard().rules_for(number, purpose, client_ip),
+        rules=rules,
         useful_life_s=settings.send_deadline_s,
         record_ttl_s=settings.record_ttl_s,
         idempotency_key=idempotency_key,
@@ -68,14 +69,16 @@ def send_code(
         raise RateLimited(
             f"too many sends: rule {admission.rule}", rule=admission.rule, retry_after=admission.retry_after_s
         )
+    if admission.outcome == "conflict":
+        raise InvalidArgument("idempotency_key was already used for a send to another number")
     if admission.outcome == "duplicate":
         return Ticket(
             admission.ticket,
             SendState(admission.state),
             admission.created_at,
             masked,
-            lane,
-            purpose,
+            admission.lane,
+            admission.purpose,
             duplicate=True,
         )
     for rule in admission.monitored:
@@ -90,7 +93,7 @@ def send_code(
             expires_at=admission.created_at + settings.send_deadline_s,
         )
     except ServiceUnavailable:
-        store.mark_failed(admission.ticket, "publish_failed")
+        store.unadmit(admission.ticket, "publish_failed", rules=rules, idempotency_key=idempotency_key)
         raise
     log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
     return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)

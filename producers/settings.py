@@ -2,8 +2,8 @@
 
 ``get_settings()`` builds a typed, validated object once per process. Units are in the names
 (``_s`` seconds, ``_ms`` milliseconds); secrets are :class:`pydantic.SecretStr`, masked in ``repr``.
-Alibaba credentials come from ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` when set, otherwise from
-the ``alibabacloud-credentials`` default chain (RAM role, profile…), never from our own variables.
+Alibaba credentials come from ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` when set (passed to the
+SDK explicitly), otherwise from the ``alibabacloud-credentials`` default chain (RAM role, profile…).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from producers.constants import TASK_TIME_LIMIT_S
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
@@ -22,6 +24,9 @@ DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
 DEFAULT_SIGN_NAME = "速通互联验证码"
 DEFAULT_TEMPLATE_CODE = "100001"
 DEFAULT_SCHEME_NAME = "默认方案"
+
+#: One task run may retry until the send's deadline; it must end well inside the task time limit.
+MAX_SEND_DEADLINE_S = TASK_TIME_LIMIT_S - 30
 
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -45,12 +50,9 @@ class Settings(BaseSettings):
     # --- Alibaba Dypnsapi ---------------------------------------------------------------------------
     aliyun_endpoint: str = DEFAULT_ENDPOINT
     aliyun_protocol: Literal["https", "http"] = "https"
-    access_key_id: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_ID", "SMSQ_ACCESS_KEY_ID")
-    )
+    access_key_id: SecretStr | None = Field(default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_ID")
     access_key_secret: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SMSQ_ACCESS_KEY_SECRET"),
+        default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET"
     )
     sign_name: str = DEFAULT_SIGN_NAME
     template_code: str = DEFAULT_TEMPLATE_CODE
@@ -60,8 +62,6 @@ class Settings(BaseSettings):
     code_length: int = Field(default=4, ge=4, le=8)
     code_ttl_s: int = Field(default=300, ge=60, le=3600)  # Dypnsapi ValidTime
     provider_interval_s: int = Field(default=60, ge=10, le=3600)  # Dypnsapi Interval (resend gap)
-    #: Only for the emulator and tests: ask the provider to return the code it generated.
-    return_verify_code: bool = False
 
     # --- timeouts and retries -----------------------------------------------------------------------
     connect_timeout_s: float = Field(default=2.0, gt=0)
@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     def _deadline_within_code_life(self) -> Settings:
         if self.send_deadline_s > self.code_ttl_s:
             raise ValueError("send_deadline_s must not exceed code_ttl_s")
+        if self.send_deadline_s > MAX_SEND_DEADLINE_S:
+            # one task run retries until the deadline: it must end inside the task's time limits
+            raise ValueError(f"send_deadline_s must be at most {MAX_SEND_DEADLINE_S}")
         return self
 
     @property

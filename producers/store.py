@@ -47,10 +47,13 @@ class LimitRule:
 class Admission:
     """The answer of :meth:`RecordStore.admit`."""
 
-    outcome: str  # "ok" | "duplicate" | "limited"
+    outcome: str  # "ok" | "duplicate" | "conflict" | "limited"
     ticket: str = ""
     state: str = ""
     created_at: float = 0.0
+    #: lane and purpose of the original send, for a duplicate
+    lane: str = ""
+    purpose: str = ""
     rule: str = ""
     retry_after_s: float = 0.0
     monitored: tuple[str, ...] = ()
@@ -61,6 +64,7 @@ class Claim:
     """The answer of :meth:`RecordStore.claim`: what the worker may do with a send."""
 
     outcome: str  # "claimed" | "done" | "busy" | "expired" | "missing"
+    #: the final state ("done"), or the reason ("expired")
     state: str = ""
     phone: str = ""
     lane: str = ""
@@ -69,6 +73,10 @@ class Claim:
     attempts: int = 0
     #: When an earlier attempt may have reached the provider without an answer; None otherwise.
     ambiguous_since: float | None = None
+    #: The Redis server's clock at the claim (record times are on it), or seconds of lease left
+    #: when the outcome is "busy".
+    server_now: float = 0.0
+    busy_for_s: float = 0.0
 
 
 class RecordStore:
@@ -81,6 +89,8 @@ class RecordStore:
         self._finish = client.register_script(_script("finish"))
         self._check_begin = client.register_script(_script("check_begin"))
         self._verified = client.register_script(_script("verified"))
+        self._refund_check = client.register_script(_script("refund_check"))
+        self._unadmit = client.register_script(_script("unadmit"))
 
     # --- producers ------------------------------------------------------------------------------
 
@@ -123,15 +133,32 @@ class RecordStore:
         reply = self._run(self._enqueue, keys, args)
         if reply[0] == "limited":
             return Admission("limited", rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+        if reply[0] == "conflict":
+            return Admission("conflict")
         if reply[0] == "duplicate":
             created = float(reply[3]) if reply[3] else 0.0
-            return Admission("duplicate", ticket=reply[1], state=reply[2], created_at=created)
+            return Admission(
+                "duplicate",
+                ticket=reply[1],
+                state=reply[2],
+                created_at=created,
+                lane=reply[4],
+                purpose=reply[5],
+            )
         monitored = tuple(name for name in reply[3].split(",") if name)
         return Admission("ok", ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
 
-    def mark_failed(self, ticket: str, reason: str) -> None:
-        """Record a send that could not even be queued (the broker refused it)."""
-        self.finish(ticket, "failed", phone="", code_ttl_s=1, fields={"reason": reason})
+    def unadmit(
+        self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_key: str | None
+    ) -> None:
+        """End a send that could not even be queued (the broker refused it) as ``failed``, and
+        give back what its admission took: its place in every limit and its idempotency key."""
+        keys = [
+            constants.record_key(ticket),
+            constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
+            *(rule.key for rule in rules),
+        ]
+        self._run(self._unadmit, keys, [ticket, reason, "1" if idempotency_key else "0"])
 
     def status(self, ticket: str) -> SendStatus:
         """The record as a status lookup shows it."""
@@ -150,8 +177,10 @@ class RecordStore:
         reply = self._run(
             self._claim,
             [constants.record_key(ticket), constants.lease_key(ticket)],
-            [int(lease_s * 1000), token, "" if now_ms is None else now_ms],
+            [int(lease_s * 1000), token, "" if now_ms is None else now_ms, constants.minute_stats_key("")],
         )
+        if reply[0] == "busy":
+            return Claim("busy", busy_for_s=int(reply[1]) / 1000)
         if reply[0] != "claimed":
             return Claim(reply[0], state=reply[1] if len(reply) > 1 else "")
         return Claim(
@@ -162,11 +191,15 @@ class RecordStore:
             deadline_at=float(reply[4]),
             attempts=int(reply[5]),
             ambiguous_since=float(reply[6]) if reply[6] else None,
+            server_now=int(reply[7]) / 1000,
         )
 
     def mark_ambiguous(self, ticket: str, since: float) -> None:
-        """Remember that an attempt begun at ``since`` may have reached the provider."""
-        self._redis.hsetnx(constants.record_key(ticket), "ambiguous_since", f"{since:.3f}")
+        """Remember that an attempt begun at ``since`` (server time) may have reached the provider."""
+        try:
+            self._redis.hsetnx(constants.record_key(ticket), "ambiguous_since", f"{since:.3f}")
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc
 
     def finish(
         self,
@@ -175,16 +208,21 @@ class RecordStore:
         *,
         phone: str,
         code_ttl_s: int,
+        token: str = "",
         fields: dict[str, str] | None = None,
         now_ms: int | None = None,
     ) -> str:
-        """Move a send to ``state`` unless it already ended; return the state it holds now."""
+        """Move a send to ``state`` unless it already ended; return the state it holds now.
+
+        ``token`` is the lease of the run deciding; a run whose lease was lost cannot hand the
+        send back. An empty token is a decision made outside a run (an expired message)."""
         args: list[Any] = [
             state,
             "" if now_ms is None else now_ms,
             code_ttl_s,
             ticket,
             constants.minute_stats_key(""),
+            token,
         ]
         for name, value in (fields or {}).items():
             args += [name, value]
@@ -209,11 +247,8 @@ class RecordStore:
         return reply[0] == "ok", int(reply[1])
 
     def refund_check(self, phone: str) -> None:
-        """Give back a reservation whose provider call got no answer."""
-        try:
-            self._redis.decr(constants.check_attempts_key(phone))
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
+        """Give back a reservation whose provider call got no answer (never below zero)."""
+        self._run(self._refund_check, [constants.check_attempts_key(phone)], [])
 
     def check_passed(self, phone: str) -> str | None:
         """Reset the number's wrong answers and mark its newest send verified; return that ticket."""

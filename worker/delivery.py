@@ -6,13 +6,14 @@ Retries: tenacity retries transient provider failures (throttling, 5xx, refused 
 with jittered exponential backoff until the send's deadline. Permanent failures end the send at
 once with their reason.
 
-The ambiguous case: a read timeout (or a dropped connection) may hide an SMS that went out. The
-provider refuses a second send to the same number inside ``Interval`` (``biz.FREQUENCY``), so a
-retry *inside that interval* is safe and tells us what happened: ``OK`` means the first request
+The ambiguous case: a read timeout, a dropped connection or a 5xx may hide an SMS that went out.
+The provider refuses a second send to the same number inside ``Interval`` (``biz.FREQUENCY``), so
+a retry *inside that interval* is safe and tells us what happened: ``OK`` means the first request
 never took effect (one SMS, this one); ``biz.FREQUENCY`` proves the first one went out (one SMS,
 recorded as sent). Past the interval a retry could text a second, different code, so the send
-fails as ``ambiguous_unconfirmed`` instead. A worker that died mid-call leaves the same situation,
-and the next claim reports it the same way.
+fails as ``ambiguous_unconfirmed`` instead. The time of the first ambiguous attempt is kept in the
+record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
+window. Every time compared with the record's is on the Redis server's clock.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -29,7 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from producers import errors
 from producers.provider import SendReceipt
 from producers.settings import Settings
-from producers.store import RecordStore
+from producers.store import Claim, RecordStore
 from worker import metrics
 from worker.celeryconfig import task_time_limit
 
@@ -68,11 +69,16 @@ class SharesRate(Protocol):
 
 
 class Requeue(Exception):
-    """Raised when the send must wait longer than a task should sleep: re-queue it after ``countdown``."""
+    """Raised when the send must wait before this run can go on: run it again after ``countdown``
+    (the upstream rate has no token soon enough, or another run holds the send right now)."""
 
     def __init__(self, countdown: float) -> None:
-        super().__init__(f"re-queue in {countdown:.3f} s")
+        super().__init__(f"run again in {countdown:.3f} s")
         self.countdown = countdown
+
+
+class TooLate(Exception):
+    """Raised when the upstream rate cannot give the send a slot before its deadline."""
 
 
 class AmbiguityUnresolved(errors.ProviderPermanent):
@@ -85,7 +91,7 @@ class AmbiguityUnresolved(errors.ProviderPermanent):
 class Outcome:
     """How one run of the task ended."""
 
-    state: str  # sent | failed | expired | duplicate | missing | requeued
+    state: str  # sent | failed | expired | duplicate | missing
     reason: str = ""
     lane: str = ""
 
@@ -102,43 +108,59 @@ class Delivery:
     sleep: Callable[[float], None] = time.sleep
 
     def deliver(self, ticket: str, *, token: str) -> Outcome:
-        """Run one attempt at delivering ``ticket``; raise :class:`Requeue` to wait for the rate."""
+        """Run one attempt at delivering ``ticket``; raise :class:`Requeue` to come back later.
+
+        If Redis fails mid-run, the send is handed back (best effort) and ``ServiceUnavailable``
+        propagates so the task runs again; an SMS that may already be out is remembered as
+        ambiguous, so that run cannot send a second code."""
         claim = self.store.claim(ticket, lease_s=LEASE_S, token=token)
-        if claim.outcome in ("done", "busy"):
-            return Outcome("duplicate", claim.state or "in_progress")
+        if claim.outcome == "busy":
+            raise Requeue(claim.busy_for_s)
+        if claim.outcome == "done":
+            return Outcome("duplicate", claim.state)
         if claim.outcome in ("missing", "expired"):
-            return Outcome(claim.outcome, "deadline_passed" if claim.outcome == "expired" else "no_record")
-        attempt = _Attempt(self, ticket, claim.phone, claim.lane, claim.deadline_at, claim.ambiguous_since)
+            return Outcome(claim.outcome, claim.state or "no_record")
+        run = _Run(self, ticket, token, claim)
         try:
-            receipt = attempt.run()
+            receipt = run.attempt()
+        except TooLate:
+            # the lane's backlog outlasts the send's useful life: waiting would only waste a slot
+            state = run.finish("expired", {"reason": "rate_backlog"})
+            return Outcome(state, "rate_backlog", claim.lane)
         except Requeue:
-            self._finish(ticket, claim.phone, "queued", {})
+            run.hand_back()
+            raise
+        except errors.ServiceUnavailable:
+            with contextlib.suppress(errors.ServiceUnavailable):
+                run.hand_back()
             raise
         except errors.ProviderError as exc:
             reason = _final_reason(exc)
-            fields = {"reason": reason, "provider_code": exc.code or ""}
-            state = self._finish(ticket, claim.phone, "failed", fields)
+            state = run.finish("failed", {"reason": reason, "provider_code": exc.code or ""})
             return Outcome(state, reason, claim.lane)
-        fields = {
-            "request_id": receipt.request_id,
-            "biz_id": receipt.biz_id,
-            "provider_latency_ms": f"{receipt.latency_s * 1000:.1f}",
-            "confirmed_by": attempt.confirmed_by,
-        }
-        state = self._finish(ticket, claim.phone, "sent", fields)
+        try:
+            state = run.finish("sent", run.receipt_fields(receipt))
+        except errors.ServiceUnavailable:
+            # The SMS is out but could not be recorded: whoever runs it next must only confirm it.
+            run.ambiguous_since = run.ambiguous_since or run.last_call_at
+            with contextlib.suppress(errors.ServiceUnavailable):
+                run.hand_back()
+            raise
         if state == "sent":
-            metrics.observe_enqueue_to_sent(claim.lane, self.clock() - claim.created_at)
+            metrics.observe_enqueue_to_sent(claim.lane, run.now() - claim.created_at)
         return Outcome(state, "ok", claim.lane)
 
-    def give_up(self, ticket: str, reason: str) -> None:
+    def give_up(self, ticket: str, reason: str, *, token: str) -> None:
         """End a send that a run could not finish (time limit, unexpected error) as ``failed``."""
         with contextlib.suppress(errors.ServiceUnavailable):
-            self._finish(ticket, "", "failed", {"reason": reason})
-
-    def _finish(self, ticket: str, phone: str, state: str, fields: dict[str, str]) -> str:
-        return self.store.finish(
-            ticket, state, phone=phone, code_ttl_s=self.settings.code_ttl_s, fields=fields
-        )
+            self.store.finish(
+                ticket,
+                "failed",
+                phone="",
+                code_ttl_s=self.settings.code_ttl_s,
+                token=token,
+                fields={"reason": reason},
+            )
 
 
 def _final_reason(exc: errors.ProviderError) -> str:
@@ -150,27 +172,36 @@ def _final_reason(exc: errors.ProviderError) -> str:
     return exc.reason
 
 
-class _Attempt:
-    """The retry loop of one task run."""
+def _may_have_been_processed(exc: errors.ProviderError) -> bool:
+    """True when the provider may have acted on a request that failed this way."""
+    if isinstance(exc, errors.ProviderAmbiguous):
+        return True
+    return isinstance(exc, errors.ProviderTransient) and exc.status is not None and exc.status >= 500
 
-    def __init__(
-        self,
-        delivery: Delivery,
-        ticket: str,
-        phone: str,
-        lane: str,
-        deadline_at: float,
-        ambiguous_since: float | None,
-    ) -> None:
-        self.d = delivery
-        self.ticket = ticket
-        self.phone = phone
-        self.lane = lane
-        self.deadline_at = deadline_at
-        self.ambiguous_since = ambiguous_since
-        self.confirmed_by = "provider_ok"
 
-    def run(self) -> SendReceipt:
+@dataclass
+class _Run:
+    """One task run: the retry loop over the provider, on the server's clock."""
+
+    d: Delivery
+    ticket: str
+    token: str
+    claim: Claim
+    ambiguous_since: float | None = None
+    last_call_at: float | None = None
+    confirmed_by: str = "provider_ok"
+    skew: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ambiguous_since = self.claim.ambiguous_since
+        # Record times are Redis server times; convert our clock once instead of trusting it.
+        self.skew = self.claim.server_now - self.d.clock()
+
+    def now(self) -> float:
+        """The Redis server's clock, as seen from this host."""
+        return self.d.clock() + self.skew
+
+    def attempt(self) -> SendReceipt:
         """Attempt the send until it succeeds, fails for good, or its deadline comes."""
         retrying = Retrying(
             retry=retry_if_exception_type((errors.ProviderTransient, errors.ProviderAmbiguous)),
@@ -182,41 +213,67 @@ class _Attempt:
         )
         return retrying(self._once)
 
+    def finish(self, state: str, fields: dict[str, str]) -> str:
+        """Record the run's outcome; returns the state the record holds afterwards."""
+        return self.d.store.finish(
+            self.ticket,
+            state,
+            phone=self.claim.phone,
+            code_ttl_s=self.d.settings.code_ttl_s,
+            token=self.token,
+            fields=fields,
+        )
+
+    def hand_back(self) -> None:
+        """Return the send to ``queued`` for a later run, keeping any ambiguity on record."""
+        fields = {} if self.ambiguous_since is None else {"ambiguous_since": f"{self.ambiguous_since:.3f}"}
+        self.finish("queued", fields)
+
+    def receipt_fields(self, receipt: SendReceipt) -> dict[str, str]:
+        return {
+            "request_id": receipt.request_id,
+            "biz_id": receipt.biz_id,
+            "provider_latency_ms": f"{receipt.latency_s * 1000:.1f}",
+            "confirmed_by": self.confirmed_by,
+        }
+
     def _once(self) -> SendReceipt:
         self._take_token()
         if self.ambiguous_since is not None:
             window_ends = self.ambiguous_since + self.d.settings.provider_interval_s - AMBIGUITY_MARGIN_S
-            if self.d.clock() > window_ends:
+            if self.now() > window_ends:
                 raise AmbiguityUnresolved("an earlier attempt may have been delivered; not resending")
-        started = self.d.clock()
+        started = self.last_call_at = self.now()
         try:
-            receipt = self.d.provider.send(self.phone, out_id=self.ticket)
+            receipt = self.d.provider.send(self.claim.phone, out_id=self.ticket)
         except errors.ProviderError as exc:
-            metrics.provider_request("send", self.d.clock() - started, exc)
+            metrics.provider_request("send", self.now() - started, exc)
             return self._after_error(exc, started)
         metrics.provider_request("send", receipt.latency_s, None)
         return receipt
 
     def _after_error(self, exc: errors.ProviderError, started: float) -> SendReceipt:
         """Re-raise ``exc`` for the retry loop, unless it proves an earlier attempt went out."""
-        if isinstance(exc, errors.ProviderAmbiguous) and self.ambiguous_since is None:
-            self.ambiguous_since = started
-            self.d.store.mark_ambiguous(self.ticket, started)
-        elif isinstance(exc, errors.ProviderFrequency) and self.ambiguous_since is not None:
+        if isinstance(exc, errors.ProviderFrequency) and self.ambiguous_since is not None:
             # The provider refused a second send inside its interval: the first one went out.
             self.confirmed_by = "provider_frequency"
-            return SendReceipt(biz_id="", request_id="", latency_s=self.d.clock() - started)
-        elif isinstance(exc, errors.ProviderThrottled):
-            self.d.limiter.penalize(self.lane, THROTTLE_PENALTY_S)
+            return SendReceipt(biz_id="", request_id="", latency_s=self.now() - started)
+        if _may_have_been_processed(exc) and self.ambiguous_since is None:
+            self.ambiguous_since = started
+            self.d.store.mark_ambiguous(self.ticket, started)
+        if isinstance(exc, errors.ProviderThrottled):
+            self.d.limiter.penalize(self.claim.lane, THROTTLE_PENALTY_S)
         raise exc
 
     def _take_token(self) -> None:
-        decision = self.d.limiter.acquire(self.lane, self.d.settings.limiter_max_sleep_s)
+        decision = self.d.limiter.acquire(self.claim.lane, self.d.settings.limiter_max_sleep_s)
         if not decision.reserved:
-            metrics.limiter_requeued(self.lane)
+            if self.now() + decision.go_after_s >= self.claim.deadline_at:
+                raise TooLate
+            metrics.limiter_requeued(self.claim.lane)
             raise Requeue(decision.go_after_s)
         if decision.go_after_s > 0:
-            metrics.limiter_waited(self.lane, decision.go_after_s)
+            metrics.limiter_waited(self.claim.lane, decision.go_after_s)
             self.d.sleep(decision.go_after_s)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -232,9 +289,8 @@ class _Attempt:
 
     def _stop(self, state: RetryCallState) -> bool:
         upcoming = state.upcoming_sleep or 0.0
-        return self.d.clock() + upcoming >= self.deadline_at
+        return self.now() + upcoming >= self.claim.deadline_at
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        reason = getattr(exc, "reason", "error")
-        metrics.retried(self.lane, reason)
+        metrics.retried(self.claim.lane, getattr(exc, "reason", "error"))

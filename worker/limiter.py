@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from producers.constants import limiter_key, penalty_key
+from producers.constants import lane_limiter_name, limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate, parse_rate, parse_rates
 
@@ -53,7 +53,7 @@ _MICROS = 1_000_000
 
 def lane_limiter(lane: str) -> str:
     """Limiter name of a lane, e.g. ``lane:login``."""
-    return f"lane:{lane}"
+    return lane_limiter_name(lane)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME
 from producers.errors import ServiceUnavailable
 from producers.provider import get_provider
 from producers.settings import get_settings
-from producers.store import RecordStore
+from producers.store import store_for
 from worker import metrics
 from worker.app import app
 from worker.delivery import Delivery, Requeue
@@ -26,7 +26,7 @@ def _delivery() -> Delivery:
     settings = get_settings()
     client = get_redis()
     return Delivery(
-        RecordStore(client), get_provider(), UpstreamLimiter.from_settings(settings, client), settings
+        store_for(client), get_provider(), UpstreamLimiter.from_settings(settings, client), settings
     )
 
 
@@ -35,19 +35,21 @@ def send_code(self: Task, ticket: str) -> dict[str, Any]:
     """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary."""
     delivery = _delivery()
     queue = str((self.request.delivery_info or {}).get("routing_key") or "")
+    token = uuid.uuid4().hex
     try:
         with metrics.in_progress(queue.removeprefix(QUEUE_PREFIX) or "unknown"):
-            outcome = delivery.deliver(ticket, token=uuid.uuid4().hex)
+            outcome = delivery.deliver(ticket, token=token)
     except Requeue as wait:
-        # Waiting for the shared rate: free the slot, come back later. Not an error, so it never
-        # spends the retry budget that real provider errors have (max_retries=None here).
+        # Waiting for the shared rate (or for another run holding the send): free the slot, come
+        # back later. Not an error, so it never spends a retry budget (max_retries=None here);
+        # the message's expiry ends the waiting once the send is no longer useful.
         raise self.retry(countdown=wait.countdown) from None
     except ServiceUnavailable as exc:
         raise self.retry(countdown=1.0, exc=exc) from None
     except Exception as exc:
         # Anything else (the soft time limit, a bug) still ends the send with a reason to look up.
         reason = "time_limit" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error"
-        delivery.give_up(ticket, reason)
+        delivery.give_up(ticket, reason, token=token)
         metrics.send_finished("unknown", "failed", reason)
         raise
     metrics.send_finished(outcome.lane or "unknown", outcome.state, outcome.reason)

@@ -11,7 +11,7 @@ import redis
 
 from producers import constants
 from producers.connections import get_redis
-from producers.publisher import _app
+from producers.publisher import producer_app
 from producers.settings import get_settings
 from producers.store import check_results
 
@@ -20,7 +20,7 @@ _OUTCOMES = ("queued", "sent", "verified", "failed", "expired")
 
 
 def _limiter_state(client: redis.Redis, lane: str, now_us: int) -> str:
-    name = f"lane:{lane}"
+    name = constants.lane_limiter_name(lane)
     tat, penalty = client.mget(constants.limiter_key(name), constants.penalty_key(name))
     parts = []
     backlog_ms = (int(tat) - now_us) / 1000 if tat else 0.0
@@ -35,7 +35,7 @@ def collect() -> dict[str, Any]:
     """Everything the overview shows, as data."""
     settings = get_settings()
     client = get_redis()
-    replies = _app().control.ping(timeout=1.0) or []
+    replies = producer_app().control.ping(timeout=1.0) or []
     workers = sorted(name for reply in replies for name in reply)
     seconds, micros = client.time()
     now_us = int(seconds) * 1_000_000 + int(micros)

@@ -1,15 +1,17 @@
 -- A worker claims a send before calling the provider: the execution-time dedupe.
 --
 -- KEYS[1] record hash, KEYS[2] lease key
--- ARGV[1] lease ms, ARGV[2] lease token, ARGV[3] now ms or "" (server clock)
+-- ARGV[1] lease ms, ARGV[2] lease token, ARGV[3] now ms or "" (server clock),
+-- ARGV[4] key prefix of the per-minute outcome counters
 -- Returns
 --   {"missing"}                      no record (never admitted, or past its TTL)
 --   {"done", state}                  already sent / verified / failed / expired: do nothing
---   {"busy"}                         another worker holds the lease right now
---   {"expired"}                      the deadline passed before any attempt; recorded as expired
---   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since}
+--   {"busy", lease ms left}          another run holds the lease: come back when it ends
+--   {"expired", reason}              the deadline passed; recorded as expired
+--   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since, now ms}
 --     ambiguous_since is "" unless an earlier attempt may have reached the provider (a read
 --     timeout, or a worker that died while sending): the caller must not send a second code.
+--     now ms is the server clock, so the worker can compare its own clock with the record's times.
 
 local now_ms = clock_ms(ARGV[3])
 local now_s = string.format("%.3f", now_ms / 1000)
@@ -21,20 +23,29 @@ if not state then return {"missing"} end
 if state == "sent" or state == "verified" or state == "failed" or state == "expired" then
   return {"done", state}
 end
-if state == "sending" and redis.call("EXISTS", KEYS[2]) == 1 then return {"busy"} end
+if state == "sending" then
+  local left = redis.call("PTTL", KEYS[2])
+  if left > 0 then return {"busy", tostring(left)} end
+end
 
 local ambiguous = rec[6] or ""
 if state == "sending" and ambiguous == "" then
-  -- the worker that held this send died mid-call: its request may have reached the provider
+  -- the run that held this send died mid-call: its request may have reached the provider
   ambiguous = rec[7] or now_s
   redis.call("HSET", KEYS[1], "ambiguous_since", ambiguous)
 end
-if state == "queued" and now_ms / 1000 > tonumber(rec[5]) then
-  redis.call("HSET", KEYS[1], "state", "expired", "reason", "deadline_passed", "updated_at", now_s)
-  return {"expired"}
+if now_ms / 1000 > tonumber(rec[5]) then
+  -- too late to be useful; if an SMS may have gone out, say so
+  local reason = "deadline_passed"
+  if ambiguous ~= "" then reason = "ambiguous_expired" end
+  redis.call("HSET", KEYS[1], "state", "expired", "reason", reason, "updated_at", now_s)
+  local minute_key = ARGV[4] .. math.floor(now_ms / 60000)
+  redis.call("HINCRBY", minute_key, "expired", 1)
+  redis.call("EXPIRE", minute_key, 7200)
+  return {"expired", reason}
 end
 
 redis.call("SET", KEYS[2], ARGV[2], "PX", tonumber(ARGV[1]))
 local attempts = redis.call("HINCRBY", KEYS[1], "attempts", 1)
 redis.call("HSET", KEYS[1], "state", "sending", "updated_at", now_s, "last_attempt_at", now_s)
-return {"claimed", rec[2], rec[3], rec[4], rec[5], tostring(attempts), ambiguous}
+return {"claimed", rec[2], rec[3], rec[4], rec[5], tostring(attempts), ambiguous, tostring(now_ms)}

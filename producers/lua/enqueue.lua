@@ -15,7 +15,8 @@
 --
 -- Returns one of
 --   {"ok", ticket, now_ms, monitored rule names joined by ","}
---   {"duplicate", ticket, state, created_at}
+--   {"duplicate", ticket, state, created_at, lane, purpose}  (the original send's)
+--   {"conflict"}                       the idempotency key belongs to a send to another number
 --   {"limited", rule name, retry_after_ms}
 -- A rule's log holds one member per admitted send (the ticket), scored by admission time: the
 -- send is allowed when fewer than `limit` members lie in (now - window, now].
@@ -25,8 +26,9 @@ local now_ms = clock_ms(ARGV[2])
 if ARGV[4] == "1" then
   local existing = redis.call("GET", KEYS[2])
   if existing then
-    local rec = redis.call("HMGET", ARGV[10] .. existing, "state", "created_at")
-    return {"duplicate", existing, rec[1] or "expired", rec[2] or ""}
+    local rec = redis.call("HMGET", ARGV[10] .. existing, "state", "created_at", "phone", "lane", "purpose")
+    if rec[3] and rec[3] ~= ARGV[6] then return {"conflict"} end
+    return {"duplicate", existing, rec[1] or "expired", rec[2] or "", rec[4] or ARGV[9], rec[5] or ARGV[8]}
   end
 end
 

@@ -13,10 +13,12 @@ from producers import (
     InvalidPhoneNumber,
     RateLimited,
     SendState,
+    ServiceUnavailable,
     UnknownLane,
     get_status,
     send_code,
 )
+from producers.cli.stack import free_port
 from tests.conftest import clear_process_caches
 
 
@@ -136,3 +138,23 @@ def test_numbers_on_the_safe_list_bypass_the_limits(
     for _ in range(3):
         send_code("13511112228", lane="parked")
     assert producer.llen("smsq.parked") == 3
+
+
+def test_an_idempotency_key_reused_for_another_number_is_refused(producer: redis.Redis) -> None:
+    send_code("13511112230", lane="parked", idempotency_key="signup-7")
+    with pytest.raises(InvalidArgument):
+        send_code("13511112231", lane="parked", idempotency_key="signup-7")
+    assert producer.llen("smsq.parked") == 1
+
+
+def test_a_send_the_broker_refuses_fails_and_gives_back_its_limits_and_key(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSQ_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    clear_process_caches()
+    with pytest.raises(ServiceUnavailable):
+        send_code("13511112232", lane="parked", idempotency_key="k-1")
+    [record] = [producer.hgetall(key) for key in producer.scan_iter("smsq:send:*")]
+    assert (record["state"], record["reason"]) == ("failed", "publish_failed")
+    assert producer.zcard("smsq:limit:phone:13511112232") == 0
+    assert not producer.exists("smsq:idem:k-1")

@@ -12,6 +12,7 @@ import uuid
 import pytest
 import redis
 
+from producers.errors import ServiceUnavailable
 from producers.provider import DypnsapiProvider
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
@@ -188,21 +189,34 @@ def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provid
     assert requests_seen(emulator) == 0
 
 
-def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
-    delivery: Delivery, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
-    limiter = delivery.limiter
-    # A lane of 1 per 10 s: the first send takes the token, the second must wait ~10 s.
+def slow_lane(delivery: Delivery, rate: str) -> None:
     from producers.limits import parse_rate
 
-    delivery.limiter = UpstreamLimiter(limiter._redis, {"default": parse_rate("1/10second")})  # type: ignore[attr-defined]
+    delivery.limiter = UpstreamLimiter(delivery.store._redis, {"default": parse_rate(rate)})
+
+
+def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
+    slow_lane(delivery, "1/5second")  # the first send takes the token, the second waits ~5 s
     assert delivery.deliver(first, token="a").state == "sent"
     with pytest.raises(Requeue) as info:
         delivery.deliver(second, token="b")
-    assert 5 < info.value.countdown <= 10
+    assert 2.5 < info.value.countdown <= 5
     assert delivery.store.status(second).state == "queued"
     assert len(emulator.messages("13522223337")) == 0
+
+
+def test_a_send_the_rate_cannot_serve_before_its_deadline_expires_instead_of_waiting(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    first, second = admit(delivery, "13522223344"), admit(delivery, "13522223345")
+    slow_lane(delivery, "1/minute")  # the next token comes long after the 10 s deadline
+    assert delivery.deliver(first, token="a").state == "sent"
+    outcome = delivery.deliver(second, token="b")
+    assert (outcome.state, outcome.reason) == ("expired", "rate_backlog")
+    assert emulator.messages("13522223345") == []
 
 
 def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(
@@ -223,3 +237,77 @@ def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(
     assert (outcome.state, outcome.reason) == ("failed", "provider_config")
     assert requests_seen(emulator) == 1
     assert emulator.messages("13522223338") == []
+
+
+class FailingOnce:
+    """Wraps a collaborator so that one named method raises ServiceUnavailable once (a Redis blip)."""
+
+    def __init__(self, inner: object, method: str, when: object = None) -> None:
+        self._inner, self._method, self._when, self.failed = inner, method, when, False
+
+    def __getattr__(self, name: str) -> object:
+        target = getattr(self._inner, name)
+        if name != self._method:
+            return target
+
+        def call(*args: object, **kwargs: object) -> object:
+            if not self.failed and (self._when is None or self._when in args):
+                self.failed = True
+                raise ServiceUnavailable("Redis is unavailable")
+            return target(*args, **kwargs)
+
+        return call
+
+
+def test_a_redis_failure_mid_run_hands_the_send_back_so_the_next_run_sends_it(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13522223340")
+    delivery.limiter = FailingOnce(delivery.limiter, "acquire")  # type: ignore[assignment]
+    with pytest.raises(ServiceUnavailable):
+        delivery.deliver(ticket, token="first")
+    assert delivery.store.status(ticket).state == "queued"
+    assert delivery.deliver(ticket, token="second").state == "sent"
+    assert len(emulator.messages("13522223340")) == 1
+
+
+def test_an_sms_sent_but_not_recorded_is_only_confirmed_by_the_next_run_never_sent_again(
+    delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    ticket = admit(delivery, "13522223341")
+    real_store = delivery.store
+    delivery.store = FailingOnce(real_store, "finish", when="sent")  # type: ignore[assignment]
+    with pytest.raises(ServiceUnavailable):
+        delivery.deliver(ticket, token="first")
+    delivery.store = real_store
+    outcome = delivery.deliver(ticket, token="second")
+    assert outcome.state == "sent"
+    assert real_store._redis.hget(f"smsq:send:{ticket}", "confirmed_by") == "provider_frequency"
+    assert len(emulator.messages("13522223341")) == 1
+
+
+def test_a_send_held_by_a_live_run_is_retried_after_its_lease_not_dropped(delivery: Delivery) -> None:
+    ticket = admit(delivery, "13522223342")
+    assert delivery.store.claim(ticket, lease_s=30, token="live-run").outcome == "claimed"
+    with pytest.raises(Requeue) as info:
+        delivery.deliver(ticket, token="redelivered")
+    assert 25 < info.value.countdown <= 30
+    assert delivery.store.status(ticket).state == "sending"
+
+
+def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery) -> None:
+    ticket = admit(delivery, "13522223343")
+    delivery.store.claim(ticket, lease_s=30, token="owner")
+    state = delivery.store.finish(ticket, "queued", phone="13522223343", code_ttl_s=300, token="stale")
+    assert state == "sending"
+
+
+def test_deadlines_and_windows_are_judged_on_the_redis_clock_not_the_workers(
+    delivery: Delivery, emulator: EmulatorHandle, clock: FakeClock
+) -> None:
+    clock.now -= 100  # this worker's clock is 100 s behind Redis
+    ticket = admit(delivery, "13900000006")  # every connection dropped: ambiguous until the deadline
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.state, outcome.reason) == ("failed", "ambiguous_unconfirmed")
+    # the 10 s deadline (server time) ended it, not 100 s of this host's clock
+    assert sum(clock.slept) <= delivery.settings.send_deadline_s + delivery.settings.retry_max_s
