@@ -40,6 +40,8 @@ LEASE_S = task_time_limit + 30
 AMBIGUITY_MARGIN_S = 5.0
 #: Pause after an ambiguous attempt, so a request still in flight at the provider has finished.
 AMBIGUITY_PAUSE_S = 1.0
+#: How soon a run that found the send held by another run looks again.
+BUSY_RECHECK_S = 2.0
 #: How long a lane runs slower after the provider answered Throttling (it recovers by itself).
 THROTTLE_PENALTY_S = 5.0
 
@@ -115,7 +117,9 @@ class Delivery:
         ambiguous, so that run cannot send a second code."""
         claim = self.store.claim(ticket, lease_s=LEASE_S, token=token)
         if claim.outcome == "busy":
-            raise Requeue(claim.busy_for_s)
+            # Usually a copy of a message whose run is finishing right now: look again soon. A run
+            # that died keeps its lease until it lapses; the message's expiry bounds the looking.
+            raise Requeue(min(claim.busy_for_s, BUSY_RECHECK_S))
         if claim.outcome == "done":
             return Outcome("duplicate", claim.state)
         if claim.outcome in ("missing", "expired"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,7 +101,13 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
     ops_lane: dict[str, str], emulator: EmulatorHandle
 ) -> None:
     port = free_port()
-    env = {**ops_lane, "SMSQ_METRICS_PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()}
+    heartbeat = f"{tempfile.mkdtemp()}/heartbeat"
+    env = {
+        **ops_lane,
+        "SMSQ_METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(),
+        "SMSQ_HEARTBEAT_FILE": heartbeat,
+    }
     with Stack() as stack:
         worker = stack.spawn(
             "prefork-worker",
@@ -124,6 +132,13 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
             wait_final(ticket)
         time.sleep(0.5)
         samples = scrape(port)
+        wait_until(lambda: os.path.exists(heartbeat), timeout_s=10, what="the worker's heartbeat file")
+        alive = subprocess.run(
+            [sys.executable, "-m", "producers.cli", "worker", "--healthcheck"],
+            env={**os.environ, **env},
+            capture_output=True,
+            check=False,
+        )
         pids = {
             line.split("ForkPoolWorker-")[1].split("]")[0]
             for line in worker.log_path.read_text().splitlines()
@@ -139,3 +154,11 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
     assert (sent, failed) == (5.0, 1.0)
     assert len(pids) > 1, "the sends were spread over more than one worker process"
     assert samples[("smsq_queue_depth", frozenset({("lane", "ops")}))] == 0.0
+    assert alive.returncode == 0, "smsq worker --healthcheck sees the running worker's heartbeat"
+    dead = subprocess.run(
+        [sys.executable, "-m", "producers.cli", "worker", "--healthcheck"],
+        env={**os.environ, **env, "SMSQ_HEARTBEAT_FILE": f"{heartbeat}.missing"},
+        capture_output=True,
+        check=False,
+    )
+    assert dead.returncode == 1
