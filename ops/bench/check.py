@@ -18,12 +18,11 @@ from typing import Any
 from ops.bench.common import (
     Bed,
     Numbers,
+    interleaved,
     percentiles,
-    progress,
     sdk_check_request,
     sdk_runtime,
     sdk_send_request,
-    timed_ms,
 )
 from producers.cli.stack import Stack
 
@@ -76,18 +75,10 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
 
 
 def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
-    variants = _variants(bed)
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    shuffler = random.Random(5)
-    bar = progress(rounds, "check")
-    for index in range(-WARMUP_ROUNDS, rounds):
-        names = list(variants)
-        shuffler.shuffle(names)
-        for name in names:
-            elapsed = timed_ms(variants[name])
-            if index >= 0:
-                samples[name].append(elapsed)
-        if index >= 0:
-            bar.update()
-    bar.close()
-    return samples
+    return interleaved(
+        _variants(bed),
+        rounds,
+        label="check",
+        seed=5,
+        warmup_rounds=WARMUP_ROUNDS,
+    )

@@ -218,6 +218,33 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
+def interleaved(
+    variants: dict[str, Callable[[], object]],
+    rounds: int,
+    *,
+    label: str,
+    seed: int,
+    warmup_rounds: int,
+    runs_in: Callable[[str, int], bool] = lambda name, index: True,
+) -> dict[str, list[float]]:
+    """Latencies (ms) of every variant, measured in shuffled rounds so drift hits them all alike.
+    ``runs_in(name, index)`` may leave a variant out of a round (a slow baseline, say)."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    shuffler = random.Random(seed)
+    bar = progress(rounds, label)
+    for index in range(-warmup_rounds, rounds):
+        names = [name for name in variants if runs_in(name, index)]
+        shuffler.shuffle(names)
+        for name in names:
+            elapsed = timed_ms(variants[name])
+            if index >= 0:
+                samples[name].append(elapsed)
+        if index >= 0:
+            bar.update()
+    bar.close()
+    return samples
+
+
 def timed_ms(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()

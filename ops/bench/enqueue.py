@@ -13,14 +13,20 @@ round only. No worker runs: published messages pile up in the bed's Redis and ar
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from ops.bench.common import Bed, Numbers, percentiles, progress, sdk_runtime, sdk_send_request, timed_ms
+from ops.bench.common import (
+    Bed,
+    Numbers,
+    interleaved,
+    percentiles,
+    sdk_runtime,
+    sdk_send_request,
+)
 from producers.cli.stack import Stack
 
 PROVIDER_LATENCY_MS = 100
@@ -80,18 +86,11 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
 
 
 def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
-    variants = _variants(bed)
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    shuffler = random.Random(6)
-    bar = progress(rounds, "enqueue")
-    for index in range(-WARMUP_ROUNDS, rounds):
-        names = [name for name in variants if name != "seed" or index % SEED_EVERY == 0]
-        shuffler.shuffle(names)
-        for name in names:
-            elapsed = timed_ms(variants[name])
-            if index >= 0:
-                samples[name].append(elapsed)
-        if index >= 0:
-            bar.update()
-    bar.close()
-    return samples
+    return interleaved(
+        _variants(bed),
+        rounds,
+        label="enqueue",
+        seed=6,
+        warmup_rounds=WARMUP_ROUNDS,
+        runs_in=lambda name, index: name != "seed" or index % SEED_EVERY == 0,
+    )
