@@ -30,6 +30,11 @@ def _delivery() -> Delivery:
     )
 
 
+def _reprs(request: Any) -> dict[str, str]:
+    """The message's own masked ``argsrepr``/``kwargsrepr``, to carry over to a re-published copy."""
+    return {name: value for name in ("argsrepr", "kwargsrepr") if (value := getattr(request, name, None))}
+
+
 @app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True)
 def send_code(self: Task, ticket: str) -> dict[str, Any]:
     """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary."""
@@ -43,9 +48,10 @@ def send_code(self: Task, ticket: str) -> dict[str, Any]:
         # Waiting for the shared rate (or for another run holding the send): free the slot, come
         # back later. Not an error, so it never spends a retry budget (max_retries=None here);
         # the message's expiry ends the waiting once the send is no longer useful.
-        raise self.retry(countdown=wait.countdown) from None
+        # Keep the masked description the producer gave, so Flower still shows it on the retry.
+        raise self.retry(countdown=wait.countdown, **_reprs(self.request)) from None
     except ServiceUnavailable as exc:
-        raise self.retry(countdown=1.0, exc=exc) from None
+        raise self.retry(countdown=1.0, exc=exc, **_reprs(self.request)) from None
     except Exception as exc:
         # Anything else (the soft time limit, a bug) still ends the send with a reason to look up.
         reason = "time_limit" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error"

@@ -10,7 +10,7 @@ import redis
 from producers import SendState, get_status, send_code
 from producers.cli.stack import Stack
 from tests.conftest import EmulatorHandle, clear_process_caches
-from tests.e2e.helpers import wait_final
+from tests.e2e.helpers import EventRecorder, wait_final
 
 LANES = '{"default": "50/second", "slow": "1/second", "fast": "50/second"}'
 
@@ -34,10 +34,15 @@ def test_a_send_in_a_free_lane_overtakes_a_backlog_in_a_slow_lane_on_the_same_wo
             lanes_env, queues=["smsq.slow", "smsq.fast"], concurrency=4, name="lanes-worker"
         )
         worker.wait_for_log("ready.", timeout_s=60)
-        backlog = [send_code(fresh_number(), lane="slow").id for _ in range(30)]
-        urgent = send_code(fresh_number(), lane="fast")
-        assert wait_final(urgent.id, timeout_s=20).state is SendState.SENT
-        slow_done = sum(get_status(t).state is SendState.SENT for t in backlog)
+        with EventRecorder(lanes_env["SMSQ_REDIS_URL"]) as recorder:
+            backlog = [send_code(fresh_number(), lane="slow").id for _ in range(30)]
+            urgent = send_code(fresh_number(), lane="fast")
+            assert wait_final(urgent.id, timeout_s=20).state is SendState.SENT
+            slow_done = sum(get_status(t).state is SendState.SENT for t in backlog)
         # the slow lane sends one per second: most of its backlog is still waiting
         assert slow_done < 15
         assert redis_client.get("smsq:gcra:lane:slow") is not None
+    # sends re-queued to wait for the rate still show Flower their masked description
+    received = [event for event in recorder.events if event["type"] == "task-received"]
+    assert len(received) > 31
+    assert all("'phone': '136****" in event["kwargs"] for event in received)
