@@ -80,6 +80,19 @@ class Emulator(EmulatorRemote):
         return Client(self.sdk_config())
 
 
+def producer_app() -> Any:
+    """A fresh producer-side Celery app with smsq's own publishing settings (the bare-Celery baseline
+    and the benchmarks' task publisher)."""
+    from celery import Celery  # noqa: PLC0415
+
+    from producers.publisher import broker_options  # noqa: PLC0415
+    from producers.settings import get_settings  # noqa: PLC0415
+
+    app = Celery("bench-producer", set_as_current=False)
+    app.conf.update(broker_options(get_settings()))
+    return app
+
+
 def sdk_send_request(phone: str) -> Any:
     """The SendSmsVerifyCode request smsq's worker makes (same sign, template, scheme)."""
     from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415

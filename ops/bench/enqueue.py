@@ -24,6 +24,7 @@ from ops.bench.common import (
     Numbers,
     interleaved,
     percentiles,
+    producer_app,
     sdk_runtime,
     sdk_send_request,
 )
@@ -59,16 +60,12 @@ def run(quick: bool) -> dict[str, Any]:
 
 def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
     from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
-    from celery import Celery  # noqa: PLC0415
 
     from producers import send_code  # noqa: PLC0415
-    from producers.publisher import broker_options  # noqa: PLC0415
-    from producers.settings import get_settings  # noqa: PLC0415
 
     numbers = Numbers("135")
     seed_numbers = Numbers("136")
-    app = Celery("bench-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
+    app = producer_app()
     client = redis.Redis.from_url(bed.redis_url)
     runtime = sdk_runtime()
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from ops.bench.common import Bed, Numbers, Workers, progress
+from ops.bench.common import Bed, Numbers, Workers, producer_app, progress
 from producers.cli.stack import Stack
 
 LANE_RATE = 50
@@ -70,17 +70,6 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
-def _producer_app() -> Any:
-    from celery import Celery  # noqa: PLC0415
-
-    from producers.publisher import broker_options  # noqa: PLC0415
-    from producers.settings import get_settings  # noqa: PLC0415
-
-    app = Celery("bench-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
-    return app
-
-
 def max_in_window(stamps: list[float], window_s: float = 1.0) -> int:
     """The most timestamps in any half-open window ``[t, t + window_s)`` (sliding, exact)."""
     ordered = sorted(stamps)
@@ -108,7 +97,7 @@ def _rate(bed: Bed, workers: Workers, duration_s: float) -> dict[str, Any]:
     bar.close()
     bed.emulator.reset()
     bed.emulator.set_faults(rate_limit=LANE_RATE, latency_ms=PROVIDER_LATENCY_MS)
-    app = _producer_app()
+    app = producer_app()
     opened = time.time()
     app.control.add_consumer("smsq.default", destination=workers.nodes, reply=True, limit=len(workers.nodes))
     window = (opened + WARMUP_S, opened + WARMUP_S + duration_s)

@@ -32,6 +32,7 @@ from ops.bench.common import (
     RssSampler,
     Workers,
     chunks,
+    producer_app,
     progress,
     sdk_runtime,
     sdk_send_request,
@@ -71,22 +72,11 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
-def _producer_app() -> Any:
-    from celery import Celery  # noqa: PLC0415
-
-    from producers.publisher import broker_options  # noqa: PLC0415
-    from producers.settings import get_settings  # noqa: PLC0415
-
-    app = Celery("bench-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
-    return app
-
-
 def _drain(
     bed: Bed, label: str, workers: Workers, queue: str, count: int, done: Callable[[], int]
 ) -> dict[str, Any]:
     """Open ``queue`` to every worker and wait until ``done()`` reaches ``count``."""
-    app = _producer_app()
+    app = producer_app()
     cpu = CpuMeter({"workers": workers.pids, "emulator": [bed.emulator_pid], "redis": [bed.redis_pid]})
     bar = progress(count, f"throughput {label}")
     seen = 0
@@ -125,7 +115,7 @@ def _timed_fill(fill: Callable[[], object], count: int) -> float:
 def _celery(bed: Bed, count: int) -> dict[str, Any]:
     client = redis.Redis.from_url(bed.redis_url)
     client.delete(DONE_KEY)
-    app = _producer_app()
+    app = producer_app()
     workers = bed.workers(
         bed.env(),
         count=PROCESSES,
