@@ -37,7 +37,7 @@ lint: $(STAMP)  ## ruff, mypy --strict, and the deployment file checks
 	$(BIN)/mypy
 	$(BIN)/python -m ops.checks
 
-bench: $(STAMP)  ## benchmarks against same-run baselines (ops/bench)
+bench: $(STAMP)  ## benchmarks against same-run baselines (smsq/bench)
 	$(BIN)/smsq bench all --json bench.json --plot bench.png
 
 clean:  ## remove the virtual environment and caches

@@ -1,1 +1,4 @@
-"""Operations: deployment checks, test prerequisites and benchmarks (``ops.bench``)."""
+"""Operations: deployment files, their checks (``python -m ops.checks``) and test prerequisites.
+
+Not shipped in the wheel.
+"""

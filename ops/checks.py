@@ -348,7 +348,7 @@ def container_commands() -> list[tuple[str, list[str]]]:
 @cache
 def subcommand_help(name: str) -> tuple[int, str]:
     """Exit code and output of ``smsq <name> --help``, run as a separate process like a container would."""
-    result = _run([sys.executable, "-m", "producers.cli", name, "--help"], timeout_s=60)
+    result = _run([sys.executable, "-m", "smsq.cli", name, "--help"], timeout_s=60)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -358,7 +358,7 @@ def _option_in_help(option: str, help_text: str) -> bool:
 
 def check_cli_commands() -> Report:
     """Every ``smsq`` command a container runs names a real subcommand, with options it accepts."""
-    from producers.cli import COMMANDS  # noqa: PLC0415 - import the CLI only when this check runs
+    from smsq.cli import COMMANDS  # noqa: PLC0415 - import the CLI only when this check runs
 
     report = Report()
     for where, argv in container_commands():
@@ -366,7 +366,7 @@ def check_cli_commands() -> Report:
             continue
         if len(argv) < 2 or argv[1] not in COMMANDS:
             sub = argv[1] if len(argv) > 1 else ""
-            report.problems.append(f"{where}: `smsq {sub}` is not in producers.cli.COMMANDS")
+            report.problems.append(f"{where}: `smsq {sub}` is not in smsq.cli.COMMANDS")
             continue
         code, help_text = subcommand_help(argv[1])
         if code != 0:

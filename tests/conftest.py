@@ -15,9 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
-from emulator.remote import EmulatorRemote
-from producers.cli.stack import Stack, free_port, redis_answers
 from producers.process import reset_caches
+from smsq.devstack.processes import Stack, free_port, redis_answers
+from smsq.emulator.remote import EmulatorRemote
 
 # Set before any SDK import: the credentials chain must never probe 100.100.100.200 or a CLI profile.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"

@@ -12,11 +12,11 @@ import time
 
 import psutil
 
-from producers.cli.stack import http_ok, wait_until
+from smsq.devstack.processes import http_ok, wait_until
 
 
 def smsq(*args: str) -> list[str]:
-    return [sys.executable, "-m", "producers.cli", *args]
+    return [sys.executable, "-m", "smsq.cli", *args]
 
 
 def test_the_demo_sends_checks_a_wrong_and_the_right_code_and_exits_0(redis_url: str) -> None:

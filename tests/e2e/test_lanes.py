@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from producers import SendState, get_status, send_code
-from producers.cli.stack import Stack
+from smsq.devstack.processes import Stack
 from tests.conftest import EmulatorHandle, clear_process_caches
 from tests.e2e.helpers import EventRecorder, wait_final
 

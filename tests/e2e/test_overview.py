@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from producers import send_code
-from producers.cli import main
+from smsq.cli import main
 from tests.e2e.helpers import wait_final
 
 pytestmark = pytest.mark.usefixtures("workers")

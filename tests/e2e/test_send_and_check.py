@@ -122,7 +122,7 @@ def test_a_send_whose_message_arrives_after_its_deadline_ends_expired(
 def test_status_json_from_the_command_line_shows_the_state(smsq_env: dict[str, str]) -> None:
     from click.testing import CliRunner
 
-    from producers.cli import main
+    from smsq.cli import main
 
     ticket = send_code(fresh_number())
     wait_final(ticket.id)

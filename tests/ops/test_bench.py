@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.bench import BENCHMARKS
-from ops.bench.limiter import max_in_window
-from ops.bench.report import ratios, targets
+from smsq.bench import BENCHMARKS
+from smsq.bench.limiter import max_in_window
+from smsq.bench.report import ratios, targets
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -33,7 +33,7 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
         [
             sys.executable,
             "-m",
-            "producers.cli",
+            "smsq.cli",
             "bench",
             "all",
             "--quick",

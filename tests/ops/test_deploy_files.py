@@ -87,7 +87,7 @@ def test_an_unknown_subcommand_or_option_is_reported(tmp_path: Path, monkeypatch
     _compose_copy(tmp_path, monkeypatch, edit)
     problems = "\n".join(checks.check_cli_commands().problems)
     assert "`smsq worker` has no option --no-such-option" in problems
-    assert "`smsq no-such-command` is not in producers.cli.COMMANDS" in problems
+    assert "`smsq no-such-command` is not in smsq.cli.COMMANDS" in problems
 
 
 def test_a_misspelt_keda_redis_setting_fails_validation() -> None:
@@ -160,7 +160,7 @@ def test_every_alert_points_to_a_runbook_section_that_exists() -> None:
 def test_flower_refuses_a_public_address_without_basic_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from producers.cli import flower_cmd
+    from smsq.cli import flower_cmd
 
     monkeypatch.setattr(flower_cmd.os, "execvpe", lambda *args: pytest.fail("Flower must not start"))
     result = CliRunner().invoke(
@@ -175,7 +175,7 @@ def test_flower_gets_its_secrets_through_the_environment_not_the_command_line(
 ) -> None:
     from click.testing import CliRunner
 
-    from producers.cli import flower_cmd
+    from smsq.cli import flower_cmd
 
     started: dict[str, object] = {}
     monkeypatch.setattr(flower_cmd.os, "execvpe", lambda file, argv, env: started.update(argv=argv, env=env))
@@ -198,6 +198,6 @@ def test_flower_gets_its_secrets_through_the_environment_not_the_command_line(
     [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("", False)],
 )
 def test_only_loopback_addresses_count_as_private(address: str, loopback: bool) -> None:
-    from producers.cli.flower_cmd import is_loopback
+    from smsq.cli.flower_cmd import is_loopback
 
     assert is_loopback(address) is loopback

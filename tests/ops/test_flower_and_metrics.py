@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from producers import SendState, mask_phone, send_code
-from producers.cli.stack import Stack, free_port, http_ok, wait_until
+from smsq.devstack.processes import Stack, free_port, http_ok, wait_until
 from tests.conftest import EmulatorHandle, clear_process_caches
 from tests.e2e.helpers import wait_final
 
@@ -51,7 +51,7 @@ def test_flower_shows_every_send_with_its_final_state_and_no_phone_number(
     with Stack() as stack:
         stack.spawn(
             "flower",
-            [sys.executable, "-m", "producers.cli", "flower", "--port", str(port)],
+            [sys.executable, "-m", "smsq.cli", "flower", "--port", str(port)],
             {**ops_lane, "SMSQ_FLOWER_BASIC_AUTH": auth},
         )
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthcheck"), timeout_s=60, what="Flower")
@@ -114,7 +114,7 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
             [
                 sys.executable,
                 "-m",
-                "producers.cli",
+                "smsq.cli",
                 "worker",
                 "-Q",
                 "smsq.ops",
@@ -134,7 +134,7 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
         samples = scrape(port)
         wait_until(lambda: os.path.exists(heartbeat), timeout_s=10, what="the worker's heartbeat file")
         alive = subprocess.run(
-            [sys.executable, "-m", "producers.cli", "worker", "--healthcheck"],
+            [sys.executable, "-m", "smsq.cli", "worker", "--healthcheck"],
             env={**os.environ, **env},
             capture_output=True,
             check=False,
@@ -156,7 +156,7 @@ def test_a_hosts_metrics_count_every_send_by_outcome_across_its_worker_processes
     assert samples[("smsq_queue_depth", frozenset({("lane", "ops")}))] == 0.0
     assert alive.returncode == 0, "smsq worker --healthcheck sees the running worker's heartbeat"
     dead = subprocess.run(
-        [sys.executable, "-m", "producers.cli", "worker", "--healthcheck"],
+        [sys.executable, "-m", "smsq.cli", "worker", "--healthcheck"],
         env={**os.environ, **env, "SMSQ_HEARTBEAT_FILE": f"{heartbeat}.missing"},
         capture_output=True,
         check=False,

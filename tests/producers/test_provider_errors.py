@@ -12,9 +12,9 @@ import traceback
 import pytest
 
 from producers import errors
-from producers.cli.stack import free_port
 from producers.provider import DypnsapiProvider
 from producers.settings import Settings, get_settings
+from smsq.devstack.processes import free_port
 from tests.conftest import EmulatorHandle
 
 CASES = [

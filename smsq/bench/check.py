@@ -1,0 +1,84 @@
+"""What a check costs the web request: ``check_code()`` against the raw SDK check, interleaved.
+
+- ``smsq``: ``check_code()`` — validation, the lockout script, the provider call through smsq's one
+  reused client, the result bookkeeping;
+- ``sdk``: ``CheckSmsVerifyCode`` with one reused SDK client (the floor smsq adds to);
+- ``seed``: the seed article's way — a new SDK client built for every check.
+
+Every number first gets a real code from the emulator; the checks then send wrong codes (the
+common case under attack), with the lockout set out of reach so smsq always asks the provider.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from smsq.bench.common import (
+    Bed,
+    Numbers,
+    interleaved,
+    percentiles,
+    sdk_check_request,
+    sdk_runtime,
+    sdk_send_request,
+)
+from smsq.devstack.processes import Stack
+
+NUMBERS = 50
+WARMUP_ROUNDS = 20
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Measure the three variants; return their latency percentiles."""
+    rounds = 100 if quick else 2000
+    with Stack() as stack:
+        bed = Bed(stack, ["--rate-limit", "0"])
+        with bed.producer():
+            samples = _measure(bed, rounds)
+    return {
+        "params": {
+            "rounds": rounds,
+            "warmup_rounds": WARMUP_ROUNDS,
+            "numbers": NUMBERS,
+            "provider_latency_ms": 0,
+        },
+        "latency": {name: percentiles(values) for name, values in samples.items()},
+        "samples_ms": {name: [round(v, 4) for v in values] for name, values in samples.items()},
+    }
+
+
+def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
+    from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
+
+    from producers import check_code  # noqa: PLC0415
+
+    runtime = sdk_runtime()
+    reused = bed.emulator.sdk_client()
+    numbers = Numbers("150").many(NUMBERS)
+    for number in numbers:
+        reused.send_sms_verify_code_with_options(sdk_send_request(number), runtime)
+    picker = random.Random(4)
+
+    def wrong() -> tuple[str, str]:
+        return picker.choice(numbers), f"{picker.randrange(10_000):04d}"
+
+    def sdk() -> object:
+        return reused.check_sms_verify_code_with_options(sdk_check_request(*wrong()), runtime)
+
+    def seed() -> object:
+        client = Client(bed.emulator.sdk_config())
+        return client.check_sms_verify_code_with_options(sdk_check_request(*wrong()), runtime)
+
+    return {"smsq": lambda: check_code(*wrong()), "sdk": sdk, "seed": seed}
+
+
+def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
+    return interleaved(
+        _variants(bed),
+        rounds,
+        label="check",
+        seed=5,
+        warmup_rounds=WARMUP_ROUNDS,
+    )

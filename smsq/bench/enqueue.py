@@ -1,0 +1,93 @@
+"""What a send costs the web request: ``send_code()`` against its baselines, interleaved in rounds.
+
+- ``smsq``: ``send_code()`` — validation, the limits+record Lua script, the Celery publish;
+- ``celery``: a bare ``send_task`` of a no-op task through an app with the producer's broker settings;
+- ``lpush``: one raw redis-py ``LPUSH`` round trip (the physical floor);
+- ``seed``: the seed article's way — a new SDK client and ``SendSmsVerifyCode`` inside the request,
+  against the emulator with a provider latency of 100 ms.
+
+Each round runs every variant once in a shuffled order, so drift (other processes, CPU frequency)
+hits them all alike. The seed variant takes 100 ms a call, so it runs in every ``SEED_EVERY``-th
+round only. No worker runs: published messages pile up in the bed's Redis and are deleted after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from smsq.bench.common import (
+    Bed,
+    Numbers,
+    interleaved,
+    percentiles,
+    producer_app,
+    sdk_runtime,
+    sdk_send_request,
+)
+from smsq.devstack.processes import Stack
+
+PROVIDER_LATENCY_MS = 100
+SEED_EVERY = 20
+WARMUP_ROUNDS = 20
+NOOP_QUEUE = "bench.noop"
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Measure the four variants; return their latency percentiles and the run's parameters."""
+    rounds = 200 if quick else 3000
+    with Stack() as stack:
+        bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
+        with bed.producer():
+            samples = _measure(bed, rounds)
+            raw = redis.Redis.from_url(bed.redis_url)
+            raw.delete(NOOP_QUEUE, "smsq.default", "bench:lpush")
+            raw.close()
+    return {
+        "params": {
+            "rounds": rounds,
+            "warmup_rounds": WARMUP_ROUNDS,
+            "seed_every": SEED_EVERY,
+            "provider_latency_ms": PROVIDER_LATENCY_MS,
+        },
+        "latency": {name: percentiles(values) for name, values in samples.items()},
+        "samples_ms": {name: [round(v, 4) for v in values] for name, values in samples.items()},
+    }
+
+
+def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
+    from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
+
+    from producers import send_code  # noqa: PLC0415
+
+    numbers = Numbers("135")
+    seed_numbers = Numbers("136")
+    app = producer_app()
+    client = redis.Redis.from_url(bed.redis_url)
+    runtime = sdk_runtime()
+
+    def seed() -> object:
+        # The seed article: build the client in the request, then call the provider.
+        sdk = Client(bed.emulator.sdk_config())
+        return sdk.send_sms_verify_code_with_options(sdk_send_request(seed_numbers.take()), runtime)
+
+    return {
+        "smsq": lambda: send_code(numbers.take(), purpose="bench"),
+        "celery": lambda: app.send_task("bench.noop", args=[uuid.uuid4().hex], queue=NOOP_QUEUE),
+        "lpush": lambda: client.lpush("bench:lpush", uuid.uuid4().hex),
+        "seed": seed,
+    }
+
+
+def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
+    return interleaved(
+        _variants(bed),
+        rounds,
+        label="enqueue",
+        seed=6,
+        warmup_rounds=WARMUP_ROUNDS,
+        runs_in=lambda name, index: name != "seed" or index % SEED_EVERY == 0,
+    )

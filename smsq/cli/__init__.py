@@ -1,0 +1,46 @@
+"""The ``smsq`` command line: one console script, one module per subcommand.
+
+Subcommand modules are imported only when their command runs, so ``smsq send`` stays quick and
+``producers`` never imports ``worker`` or ``emulator`` at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS = {
+    "bench": "smsq.cli.bench_cmd:bench",
+    "check": "smsq.cli.client_cmds:check",
+    "demo": "smsq.cli.demo_cmd:demo",
+    "dev": "smsq.cli.dev_cmd:dev",
+    "emulator": "smsq.cli.emulator_cmd:emulator",
+    "flower": "smsq.cli.flower_cmd:flower",
+    "gateway": "smsq.cli.gateway_cmd:gateway",
+    "send": "smsq.cli.client_cmds:send",
+    "status": "smsq.cli.client_cmds:status",
+    "worker": "smsq.cli.worker_cmd:worker",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command: Any = getattr(importlib.import_module(module_name), attribute)
+        return command  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """smsq: SMS verification codes through Alibaba Cloud Dypnsapi, sent by Celery workers."""

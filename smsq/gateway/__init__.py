@@ -1,0 +1,1 @@
+"""The HTTP gateway: smsq for backends not written in Python."""

@@ -1,0 +1,443 @@
+"""The HTTP gateway, as a real process over real HTTP: the same send, check and status as the Python
+API, errors as JSON with the right status, an optional bearer token, and never a full phone number."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+
+from producers import InvalidInput, ProviderThrottled, SmsqError
+from smsq.devstack.processes import Child, Stack, free_port, wait_until
+from tests.conftest import EmulatorHandle, smsq_environment
+
+
+def fresh_number() -> str:
+    return f"136{uuid.uuid4().int % 10**8:08d}"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+@dataclass
+class Gateway:
+    """A running gateway process and a small HTTP client for it."""
+
+    base: str
+    child: Child
+    token: str | None = None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Reply:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        all_headers = {"Content-Type": content_type, **(headers or {})}
+        if token or self.token:
+            all_headers["Authorization"] = f"Bearer {token or self.token}"
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return Reply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, dict(exc.headers), exc.read().decode())
+
+    def send(self, phone: str, **fields: Any) -> Reply:
+        return self.call("POST", "/v1/codes", {"phone": phone, **fields})
+
+    def log(self) -> str:
+        assert self.child.log_path is not None
+        return self.child.log_path.read_text(errors="replace")
+
+
+StartGateway = Callable[..., Gateway]
+
+
+@pytest.fixture
+def start_gateway(
+    processes: Stack, redis_url: str, emulator_session: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StartGateway]:
+    """Starts ``smsq gateway`` processes against the test Redis and emulator; stops them after the test."""
+    monkeypatch.delenv("SMSQ_GATEWAY_TOKEN", raising=False)  # children inherit this process's environment
+    started: list[Child] = []
+
+    def start(*args: str, token: str | None = None, **env: str) -> Gateway:
+        port = free_port()
+        child_env = smsq_environment(redis_url, emulator_session, **env)
+        if token is not None:
+            child_env["SMSQ_GATEWAY_TOKEN"] = token
+        argv = ["-m", "smsq.cli", "gateway", "--port", str(port), *args]
+        child = processes.spawn(f"gateway-{port}", [sys.executable, *argv], child_env)
+        started.append(child)
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            if not child.alive():
+                raise RuntimeError(f"the gateway exited; see {child.log_path}")
+            return answers(f"{base}/healthz")
+
+        wait_until(ready, timeout_s=30, what="the gateway")
+        return Gateway(base, child, token)
+
+    yield start
+    for child in started:
+        child.stop()
+
+
+def answers(url: str) -> bool:
+    """True once ``url`` answers HTTP at all (a 503 from /healthz counts: the gateway is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def gateway(smsq_env: dict[str, str], start_gateway: StartGateway) -> Gateway:
+    """A gateway without a token, and a clean test database and emulator."""
+    return start_gateway()
+
+
+def wait_final_over_http(gateway: Gateway, ticket: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    status: dict[str, Any] = gateway.call("GET", f"/v1/codes/{ticket}").json
+    while status["state"] in {"queued", "sending"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = gateway.call("GET", f"/v1/codes/{ticket}").json
+    return status
+
+
+# --- sends ------------------------------------------------------------------------------------------
+
+
+def test_a_send_is_accepted_with_a_ticket_and_a_masked_phone(gateway: Gateway) -> None:
+    phone = fresh_number()
+    reply = gateway.send(phone, purpose="signup")
+    assert reply.status == 202
+    body = reply.json
+    assert set(body) == {"ticket", "state", "masked_phone", "created_at", "lane", "purpose", "duplicate"}
+    assert body["state"] == "queued"
+    assert body["masked_phone"] == f"{phone[:3]}****{phone[-4:]}"
+    assert (body["lane"], body["purpose"], body["duplicate"]) == ("default", "signup", False)
+    assert reply.headers["Location"] == f"/v1/codes/{body['ticket']}"
+    assert phone not in reply.text
+
+
+def test_a_code_sent_by_a_worker_checks_once_over_http(
+    gateway: Gateway, emulator: EmulatorHandle, workers: Stack
+) -> None:
+    phone = fresh_number()
+    ticket = gateway.send(phone).json["ticket"]
+    status = wait_final_over_http(gateway, ticket)
+    assert status["state"] == "sent", status
+    assert status["masked_phone"] == f"{phone[:3]}****{phone[-4:]}"
+    code = emulator.messages(phone)[0]["code"]
+    wrong = "0000" if code != "0000" else "1111"
+
+    first = gateway.call("POST", "/v1/checks", {"phone": phone, "code": wrong})
+    assert first.status == 200
+    assert first.json == {"passed": False, "attempts_left": 4, "ticket": None}
+    right = gateway.call("POST", "/v1/checks", {"phone": phone, "code": code})
+    assert right.json == {"passed": True, "attempts_left": 5, "ticket": ticket}
+    verified = gateway.call("GET", f"/v1/codes/{ticket}")
+    assert verified.json["state"] == "verified"
+    for reply in (first, right, verified):
+        assert phone not in reply.text and code not in reply.text.replace(ticket, "")
+
+
+def test_a_second_send_within_a_minute_is_refused_with_retry_after(gateway: Gateway) -> None:
+    phone = fresh_number()
+    assert gateway.send(phone).status == 202
+    reply = gateway.send(phone)
+    assert reply.status == 429
+    body = reply.json
+    assert (body["error"], body["reason"], body["rule"]) == ("RateLimited", "rate_limited", "phone:1/minute")
+    assert 0 < body["retry_after"] <= 60
+    assert 1 <= int(reply.headers["Retry-After"]) <= 60
+    assert int(reply.headers["Retry-After"]) >= body["retry_after"]
+    assert phone not in reply.text
+
+
+def test_the_same_idempotency_key_in_a_header_returns_the_same_ticket(gateway: Gateway) -> None:
+    phone = fresh_number()
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = gateway.call("POST", "/v1/codes", {"phone": phone}, headers=key)
+    again = gateway.call("POST", "/v1/codes", {"phone": phone}, headers=key)
+    assert (first.status, again.status) == (202, 202)
+    assert again.json["ticket"] == first.json["ticket"]
+    assert (first.json["duplicate"], again.json["duplicate"]) == (False, True)
+
+
+def test_a_header_and_a_body_idempotency_key_that_differ_are_refused(gateway: Gateway) -> None:
+    reply = gateway.call(
+        "POST",
+        "/v1/codes",
+        {"phone": fresh_number(), "idempotency_key": "a"},
+        headers={"Idempotency-Key": "b"},
+    )
+    assert reply.status == 400
+    assert reply.json["reason"] == "invalid_argument"
+
+
+def test_a_send_without_client_ip_is_not_counted_against_the_calling_backends_address(
+    gateway: Gateway, redis_client: redis.Redis
+) -> None:
+    assert gateway.send(fresh_number()).status == 202
+    assert gateway.send(fresh_number(), client_ip="203.0.113.7").status == 202
+    assert not redis_client.exists("smsq:limit:ip:127.0.0.1")
+    assert redis_client.exists("smsq:limit:ip:203.0.113.7")
+
+
+def test_x_forwarded_for_counts_only_when_the_gateway_trusts_it(
+    smsq_env: dict[str, str], start_gateway: StartGateway, redis_client: redis.Redis
+) -> None:
+    forwarded = {"X-Forwarded-For": "198.51.100.1, 198.51.100.2"}
+    plain = start_gateway()
+    assert plain.call("POST", "/v1/codes", {"phone": fresh_number()}, headers=forwarded).status == 202
+    assert not redis_client.keys("smsq:limit:ip:198.51.100.*")
+
+    trusting = start_gateway("--trust-forwarded")
+    assert trusting.call("POST", "/v1/codes", {"phone": fresh_number()}, headers=forwarded).status == 202
+    assert redis_client.keys("smsq:limit:ip:198.51.100.*") == ["smsq:limit:ip:198.51.100.2"]
+
+
+# --- bad requests -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"phone": "12345"}, "invalid_phone"),
+        ({"phone": "+1 202 555 0100"}, "invalid_phone"),
+        ({"phone": 13612345678}, "invalid_phone"),
+        ({}, "invalid_phone"),
+        ({"phone": "13612345678", "lane": "nope"}, "unknown_lane"),
+        ({"phone": "13612345678", "purpose": "has spaces"}, "invalid_argument"),
+        ({"phone": "13612345678", "client_ip": "not-an-ip"}, "invalid_argument"),
+        ({"phone": "13612345678", "colour": "blue"}, "invalid_argument"),
+    ],
+)
+def test_an_invalid_send_is_a_400_naming_the_reason(
+    gateway: Gateway, fields: dict[str, Any], reason: str
+) -> None:
+    reply = gateway.call("POST", "/v1/codes", fields)
+    assert reply.status == 400
+    body = reply.json
+    assert body["reason"] == reason
+    assert set(body) == {"error", "reason", "message"}
+    assert "13612345678" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"phone": "13612345678", "code": "12"}, "invalid_code"),
+        ({"phone": "13612345678", "code": 1234}, "invalid_code"),
+        ({"phone": "13612345678"}, "invalid_code"),
+        ({"phone": "bad", "code": "1234"}, "invalid_phone"),
+    ],
+)
+def test_an_invalid_check_is_a_400_naming_the_reason(
+    gateway: Gateway, fields: dict[str, Any], reason: str
+) -> None:
+    reply = gateway.call("POST", "/v1/checks", fields)
+    assert reply.status == 400
+    assert reply.json["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "reason"),
+    [
+        (b'{"phone": ', "application/json", "malformed_json"),
+        (b"\xff\xfe\x00", "application/json", "malformed_json"),
+        (b"[" * 10_000, "application/json", "malformed_json"),
+        (b'["13612345678"]', "application/json", "malformed_json"),
+        (b"phone=13612345678", "application/x-www-form-urlencoded", "unsupported_media_type"),
+        (
+            json.dumps({"phone": "13612345678", "purpose": "x" * 20_000}).encode(),
+            "application/json",
+            "body_too_large",
+        ),
+    ],
+)
+def test_a_body_that_is_not_a_small_json_object_is_a_400(
+    gateway: Gateway, raw: bytes, content_type: str, reason: str
+) -> None:
+    reply = gateway.call("POST", "/v1/codes", raw=raw, content_type=content_type)
+    assert reply.status == 400
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json["reason"] == reason
+    assert "Traceback" not in reply.text and "13612345678" not in reply.text
+
+
+def test_an_unknown_ticket_is_a_404(gateway: Gateway) -> None:
+    reply = gateway.call("GET", f"/v1/codes/{uuid.uuid4().hex}")
+    assert reply.status == 404
+    assert (reply.json["error"], reply.json["reason"]) == ("TicketNotFound", "ticket_not_found")
+
+
+def test_unknown_paths_and_methods_answer_json(gateway: Gateway) -> None:
+    missing = gateway.call("GET", "/v2/anything")
+    assert missing.status == 404
+    assert missing.json["reason"] == "not_found"
+    wrong_method = gateway.call("DELETE", "/v1/codes")
+    assert wrong_method.status == 405
+    assert wrong_method.json["reason"] == "method_not_allowed"
+    assert "POST" in wrong_method.headers["Allow"]
+
+
+# --- health and authentication -----------------------------------------------------------------------
+
+
+def test_healthz_answers_ok_while_redis_answers_and_503_when_it_does_not(
+    smsq_env: dict[str, str], start_gateway: StartGateway
+) -> None:
+    healthy = start_gateway()
+    assert healthy.call("GET", "/healthz").json == {"status": "ok"}
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/11"
+    cut_off = start_gateway(SMSQ_REDIS_URL=dead_redis, SMSQ_BROKER_URL=dead_redis)
+    reply = cut_off.call("GET", "/healthz")
+    assert reply.status == 503
+    assert reply.json["status"] == "unavailable"
+    send = cut_off.send(fresh_number())
+    assert send.status == 503
+    assert send.json["error"] == "ServiceUnavailable"
+
+
+def test_a_token_is_required_on_v1_when_one_is_set(
+    smsq_env: dict[str, str], start_gateway: StartGateway
+) -> None:
+    guarded = start_gateway(token="s3cret-token")
+    anonymous = Gateway(guarded.base, guarded.child)
+    phone = fresh_number()
+
+    assert anonymous.send(phone).status == 401
+    assert anonymous.send(phone).headers["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.call("GET", f"/v1/codes/{uuid.uuid4().hex}").status == 401
+    assert anonymous.call("POST", "/v1/codes", {"phone": phone}, token="wrong").status == 401
+    assert anonymous.call("GET", "/healthz").status == 200
+    accepted = guarded.send(phone)
+    assert accepted.status == 202
+    assert "s3cret-token" not in guarded.log()
+
+
+# --- what the gateway says and logs ----------------------------------------------------------------------
+
+
+def test_the_access_log_has_one_line_per_request_and_never_a_phone_or_code(gateway: Gateway) -> None:
+    phone = fresh_number()
+    ticket = gateway.send(phone).json["ticket"]
+    gateway.send(phone)
+    gateway.call("POST", "/v1/checks", {"phone": phone, "code": "987654"})
+    gateway.call("GET", f"/v1/codes/{phone}")
+    gateway.call("GET", f"/v1/codes/{ticket}")
+
+    def logged() -> bool:
+        return f"GET /v1/codes/{ticket} 200" in gateway.log()
+
+    wait_until(logged, timeout_s=10, what="the access line")
+    log = gateway.log()
+    assert "POST /v1/codes 202" in log and "POST /v1/codes 429" in log
+    assert "POST /v1/checks" in log
+    assert f"GET /v1/codes/{phone[:3]}****{phone[-4:]} 404" in log
+    assert phone not in log and "987654" not in log
+
+
+def test_every_smsq_error_has_a_deliberate_http_status() -> None:
+    from smsq.gateway.app import STATUS_FOR, status_for
+
+    def subclasses(root: type[SmsqError]) -> list[type[SmsqError]]:
+        found = [root]
+        for sub in root.__subclasses__():
+            found += subclasses(sub)
+        return found
+
+    for klass in subclasses(SmsqError)[1:]:
+        assert any(issubclass(klass, listed) and listed is not SmsqError for listed in STATUS_FOR), (
+            f"{klass.__name__} falls through to 500"
+        )
+    assert status_for(InvalidInput("x")) == 400
+    assert status_for(ProviderThrottled("x")) == 503
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [
+        ("127.0.0.1", None, False),
+        ("localhost", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", None, True),
+        ("gateway.internal", None, True),
+        ("0.0.0.0", "s3cret-token", False),
+    ],
+)
+def test_the_command_warns_when_it_binds_beyond_loopback_without_a_token(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, host: str, token: str | None, warned: bool
+) -> None:
+    from click.testing import CliRunner
+
+    from smsq.cli import gateway_cmd
+    from tests.conftest import clear_process_caches
+
+    served: list[object] = []
+
+    async def serve(app: object, *args: object) -> None:
+        served.append(app)
+
+    monkeypatch.setattr(gateway_cmd, "_serve", serve)
+    monkeypatch.setattr(gateway_cmd.logging, "basicConfig", lambda **kwargs: None)
+    if token is None:
+        monkeypatch.delenv("SMSQ_GATEWAY_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", token)
+    clear_process_caches()
+    result = CliRunner().invoke(gateway_cmd.gateway, ["--host", host, "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert ("WARNING" in result.stderr) is warned
+    assert len(served) == 1
+
+
+def test_the_command_refuses_an_empty_token(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from smsq.cli import gateway_cmd
+    from tests.conftest import clear_process_caches
+
+    monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", " ")
+    clear_process_caches()
+    result = CliRunner().invoke(gateway_cmd.gateway, ["--port", "0"])
+    assert result.exit_code == 2
+    assert "SMSQ_GATEWAY_TOKEN" in result.stderr
