@@ -6,6 +6,7 @@ Importing this package is cheap: it loads neither the Celery worker nor the Alib
 from producers.check import check_code
 from producers.errors import (
     CheckLocked,
+    ConfigurationError,
     InvalidArgument,
     InvalidCode,
     InvalidInput,
@@ -26,11 +27,13 @@ from producers.errors import (
 from producers.phone import mask_phone, normalize_phone
 from producers.records import CheckResult, SendState, SendStatus, Ticket
 from producers.send import send_code
+from producers.settings import configure
 from producers.status import get_status
 
 __all__ = [
     "CheckLocked",
     "CheckResult",
+    "ConfigurationError",
     "InvalidArgument",
     "InvalidCode",
     "InvalidInput",
@@ -51,6 +54,7 @@ __all__ = [
     "TicketNotFound",
     "UnknownLane",
     "check_code",
+    "configure",
     "get_status",
     "mask_phone",
     "normalize_phone",

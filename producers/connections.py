@@ -16,7 +16,7 @@ _clients: dict[tuple[int, str], redis.Redis] = {}
 def get_redis(url: str | None = None) -> redis.Redis:
     """A thread-safe client for ``url`` (default: the settings' ``redis_url``), created once per
     process; a forked child gets its own pool instead of sharing its parent's sockets."""
-    url = url or get_settings().redis_url
+    url = url or get_settings().redis_dsn
     key = (os.getpid(), url)
     client = _clients.get(key)
     if client is None:

@@ -11,6 +11,9 @@ QUEUE_PREFIX = "smsq."
 #: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
 KEY_PREFIX = "smsq:"
 
+#: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
+SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
+
 #: Hard limit of one run of the send task: a send's deadline (120 s by default) plus one read
 #: timeout and slack. Stop grace periods (compose, Kubernetes) must be longer than this.
 TASK_TIME_LIMIT_S = 180

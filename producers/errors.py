@@ -12,6 +12,7 @@
     │   ├── RateLimited             an abuse limit on sends
     │   └── CheckLocked             too many wrong codes for the number's current code
     ├── ServiceUnavailable          our own infrastructure (Redis, broker) failed: retry later
+    ├── ConfigurationError          an SMSQ_* setting is wrong: fix the configuration, do not retry
     ├── TicketNotFound              no record for that ticket (never existed, or past its TTL)
     └── ProviderError               the SMS provider (Alibaba Dypnsapi) answered badly
         ├── ProviderTransient       worth retrying soon (throttling, 5xx, refused connection)
@@ -94,6 +95,12 @@ class ServiceUnavailable(SmsqError):
     """Raised when Redis or the broker cannot be reached; the operation did not happen."""
 
     reason = "service_unavailable"
+
+
+class ConfigurationError(SmsqError):
+    """Raised when a setting is missing or malformed; the message names the variable, in one line."""
+
+    reason = "configuration"
 
 
 class TicketNotFound(SmsqError, LookupError):

@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 
 from producers.constants import limit_key
-from producers.limits import Rate, parse_rates
+from producers.limits import Rate
 from producers.settings import Settings, get_settings
 from producers.store import LimitRule
 
@@ -28,15 +28,7 @@ class Guard:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Guard:
-        scopes = {
-            "phone": parse_rates(settings.phone_limits),
-            "ip": parse_rates(settings.ip_limits),
-            "prefix": parse_rates(settings.prefix_limits),
-            "purpose": parse_rates(settings.purpose_limits),
-        }
-        if settings.account_daily_budget:
-            scopes["account"] = parse_rates(f"{settings.account_daily_budget}/day")
-        return cls(scopes, frozenset(settings.monitor_rules), frozenset(settings.safe_numbers))
+        return cls(settings.limit_scopes(), settings.monitor_rules, settings.safe_numbers)
 
     def rules_for(self, phone: str, purpose: str, client_ip: str | None) -> tuple[LimitRule, ...]:
         """The rules a send must pass; none for a number on the safe list."""

@@ -9,7 +9,7 @@ def reset_caches() -> None:
     benchmarks and tools that reconfigure a process; a web backend never needs it."""
     from producers import connections, guard, provider, publisher, settings, store  # noqa: PLC0415
 
-    settings.get_settings.cache_clear()
+    settings.reset_settings()
     guard.get_guard.cache_clear()
     publisher.reset_app()
     provider.reset_provider()

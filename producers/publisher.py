@@ -25,7 +25,7 @@ VISIBILITY_TIMEOUT_S = 600
 def broker_options(settings: Settings) -> dict[str, Any]:
     """Celery settings that producers and workers must share."""
     return {
-        "broker_url": settings.effective_broker_url,
+        "broker_url": settings.broker_dsn,
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             # bounded socket waits: a publish on a half-open connection must fail, not hang

@@ -1,26 +1,37 @@
-"""Configuration: every ``SMSQ_*`` environment variable, read in this one module.
+"""Configuration: every ``SMSQ_*`` environment variable, read and checked in this one module.
 
-``get_settings()`` builds a typed, validated object once per process. Units are in the names
-(``_s`` seconds, ``_ms`` milliseconds); secrets are :class:`pydantic.SecretStr`, masked in ``repr``.
+``get_settings()`` builds a typed, validated object once per process; ``configure()`` sets it from
+code instead (Django's ``SMSQ = {...}``, a test), values given there winning over the environment.
+Every value is parsed when the settings load, never at first use: rates become
+:class:`~producers.limits.Rate` records, lanes a map of them, safe numbers their 11-digit form. A bad
+value raises :class:`~producers.errors.ConfigurationError` with one line that names the variable,
+what is wrong and the expected form. Units are in the names (``_s`` seconds); secrets (keys, tokens,
+URLs that may carry a password) are :class:`pydantic.SecretStr`, masked in ``repr`` and never echoed
+in an error.
+
 Alibaba credentials come from ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` when set (passed to the
 SDK explicitly), otherwise from the ``alibabacloud-credentials`` default chain (RAM role, profile…).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from typing import Annotated, Literal
+import threading
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from producers.constants import TASK_TIME_LIMIT_S
+from producers.constants import SEND_LIMIT_SCOPES, TASK_TIME_LIMIT_S
+from producers.errors import ConfigurationError, InvalidInput
+from producers.limits import Rate, parse_rate, parse_rates
+from producers.phone import normalize_phone
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
-#: The preset signature and template that Alibaba gives individual developers (DESIGN.md).
+#: The preset signature and template that Alibaba gives individual developers.
 DEFAULT_SIGN_NAME = "速通互联验证码"
 DEFAULT_TEMPLATE_CODE = "100001"
 DEFAULT_SCHEME_NAME = "默认方案"
@@ -28,24 +39,119 @@ DEFAULT_SCHEME_NAME = "默认方案"
 #: One task run may retry until the send's deadline; it must end well inside the task time limit.
 MAX_SEND_DEADLINE_S = TASK_TIME_LIMIT_S - 30
 
+_ENV_PREFIX = "SMSQ_"
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
-def _split_list(value: object) -> object:
-    """Accept ``"a,b"`` (environment) as well as a list (code)."""
+# --- parsers: environment text -> typed values (each raises ValueError with the expected form) -----
+
+
+def _items(value: object) -> object:
+    """``"a,b"`` (environment) as a list; a list or set given in code passes through."""
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
 
 
-class Settings(BaseSettings):
-    """Everything smsq reads from the environment."""
+def _rates(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return parse_rates(value)
+        except InvalidInput as exc:
+            raise ValueError(
+                f"{exc} (expected rules like 1/minute;5/hour;10/day, or empty for none)"
+            ) from None
+    return value
 
-    model_config = SettingsConfigDict(env_prefix="SMSQ_", extra="ignore", frozen=True)
+
+def _optional_rate(value: object) -> object:
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return parse_rate(value)
+        except InvalidInput as exc:
+            raise ValueError(f"{exc} (expected one rule like 400/second, or empty for none)") from None
+    return value
+
+
+def _lanes(value: object) -> object:
+    expected = 'expected a JSON object of lane to rate, e.g. {"default": "50/second"}'
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"not valid JSON ({expected})") from None
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"must be a non-empty JSON object ({expected})")
+    lanes: dict[str, Rate] = {}
+    for name, rate in value.items():
+        if not isinstance(name, str) or not _LANE_NAME.match(name):
+            raise ValueError(f"lane name {str(name)[:40]!r} must be 1-32 of a-z, 0-9, _ and - ({expected})")
+        if isinstance(rate, Rate):
+            lanes[name] = rate
+            continue
+        if not isinstance(rate, str):
+            raise ValueError(f"lane {name!r}: the rate must be a string ({expected})")
+        try:
+            lanes[name] = parse_rate(rate)
+        except InvalidInput as exc:
+            raise ValueError(f"lane {name!r}: {exc} ({expected})") from None
+    return lanes
+
+
+def _phones(value: object) -> object:
+    numbers = _items(value)
+    if not isinstance(numbers, list | set | frozenset | tuple):
+        return numbers
+    normalised = []
+    for number in numbers:
+        try:
+            normalised.append(normalize_phone(number))
+        except InvalidInput:
+            raise ValueError(
+                "an entry is not a mainland China mobile number (expected numbers like "
+                "13511112222 or +86 135-1111-2222, comma separated)"
+            ) from None
+    return frozenset(normalised)
+
+
+def _template_param(value: object) -> object:
+    expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"5"}'
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError(f"not valid JSON ({expected})") from None
+        if not isinstance(parsed, dict) or "##code##" not in parsed.values():
+            raise ValueError(expected)
+    return value
+
+
+Rates = Annotated[tuple[Rate, ...], NoDecode, BeforeValidator(_rates)]
+OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(_optional_rate)]
+Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
+Phones = Annotated[frozenset[str], NoDecode, BeforeValidator(_phones)]
+Lanes = Annotated[dict[str, Rate], NoDecode, BeforeValidator(_lanes)]
+TemplateParam = Annotated[str, BeforeValidator(_template_param)]
+
+
+class Settings(BaseSettings):
+    """Everything smsq reads from the environment, parsed and checked."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+        # a settings error never prints what it was given: some values are secrets
+        hide_input_in_errors=True,
+    )
 
     # --- Redis: state store and, unless told otherwise, the Celery broker -------------------------
-    redis_url: str = DEFAULT_REDIS_URL
-    broker_url: str | None = None  # defaults to redis_url; amqp:// also works (producers publish via Celery)
+    redis_url: SecretStr = SecretStr(DEFAULT_REDIS_URL)
+    #: Defaults to redis_url; amqp:// also works (producers publish through Celery).
+    broker_url: SecretStr | None = None
 
     # --- Alibaba Dypnsapi ---------------------------------------------------------------------------
     aliyun_endpoint: str = DEFAULT_ENDPOINT
@@ -57,16 +163,16 @@ class Settings(BaseSettings):
     sign_name: str = DEFAULT_SIGN_NAME
     template_code: str = DEFAULT_TEMPLATE_CODE
     #: ``##code##`` is where Alibaba puts the code it generates; ``min`` is the validity in minutes.
-    template_param: str = '{"code":"##code##","min":"5"}'
+    template_param: TemplateParam = '{"code":"##code##","min":"5"}'
     scheme_name: str = DEFAULT_SCHEME_NAME
     code_length: int = Field(default=4, ge=4, le=8)
     code_ttl_s: int = Field(default=300, ge=60, le=3600)  # Dypnsapi ValidTime
     provider_interval_s: int = Field(default=60, ge=10, le=3600)  # Dypnsapi Interval (resend gap)
 
     # --- timeouts and retries -----------------------------------------------------------------------
-    connect_timeout_s: float = Field(default=2.0, gt=0)
-    send_read_timeout_s: float = Field(default=5.0, gt=0)
-    check_read_timeout_s: float = Field(default=3.0, gt=0)
+    connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    send_read_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    check_read_timeout_s: float = Field(default=3.0, gt=0, le=60)
     #: A code that reaches the phone later than this after send_code() is useless: give up.
     send_deadline_s: int = Field(default=120, ge=10)
     retry_initial_s: float = Field(default=0.2, gt=0)
@@ -77,21 +183,22 @@ class Settings(BaseSettings):
     record_ttl_s: int = Field(default=86_400, ge=600)
 
     # --- abuse limits ("N/period;…", see producers.limits) ------------------------------------------
-    phone_limits: str = "1/minute;5/hour;10/day"
-    ip_limits: str = "20/hour;100/day"
-    prefix_limits: str = "200/hour"
-    purpose_limits: str = ""
+    phone_limits: Rates = "1/minute;5/hour;10/day"  # type: ignore[assignment]
+    ip_limits: Rates = "20/hour;100/day"  # type: ignore[assignment]
+    prefix_limits: Rates = "200/hour"  # type: ignore[assignment]
+    purpose_limits: Rates = ""  # type: ignore[assignment]
     account_daily_budget: int | None = Field(default=None, ge=1)
-    #: Rules named here only log and count; they never refuse (e.g. "prefix,ip").
-    monitor_rules: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: Numbers that bypass every abuse limit (test numbers), comma separated.
-    safe_numbers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Rules that only log and count, never refuse: a scope ("prefix") or one rule ("prefix:200/hour").
+    monitor_rules: Names = frozenset()
+    #: Numbers that bypass every abuse limit (test numbers), in any form phonenumbers reads.
+    safe_numbers: Phones = frozenset()
     check_max_failures: int = Field(default=5, ge=1)
 
     # --- lanes and the shared upstream rate ---------------------------------------------------------
-    #: JSON object lane -> "N/second", e.g. {"default": "50/second", "login": "100/second"}.
-    lanes: dict[str, str] = Field(default_factory=lambda: {"default": "50/second"})
-    account_rate: str = "400/second"  # under Dypnsapi's 500 requests/s per account
+    #: JSON object lane -> "N/period", e.g. {"default": "50/second", "login": "100/second"}.
+    lanes: Lanes = '{"default": "50/second"}'  # type: ignore[assignment]
+    #: The account-wide cap on provider calls, under Dypnsapi's 500 requests/s; empty for none.
+    account_rate: OptionalRate = "400/second"  # type: ignore[assignment]
     #: A limiter wait up to this long sleeps in the task; a longer one re-queues with a countdown.
     limiter_max_sleep_s: float = Field(default=0.5, ge=0)
 
@@ -105,44 +212,56 @@ class Settings(BaseSettings):
     #: When set, every /v1 request to `smsq gateway` must carry ``Authorization: Bearer <token>``.
     gateway_token: SecretStr | None = None
 
-    @field_validator("monitor_rules", "safe_numbers", mode="before")
-    @classmethod
-    def _lists(cls, value: object) -> object:
-        return _split_list(value)
-
-    @field_validator("lanes", mode="before")
-    @classmethod
-    def _lanes(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = json.loads(value)
-        if not isinstance(value, dict) or not value:
-            raise ValueError("lanes must be a non-empty JSON object of lane -> rate")
-        for name in value:
-            if not _LANE_NAME.match(str(name)):
-                raise ValueError(f"lane name {name!r} must match {_LANE_NAME.pattern}")
-        return value
-
-    @field_validator("template_param")
-    @classmethod
-    def _template_param(cls, value: str) -> str:
-        parsed = json.loads(value)
-        if not isinstance(parsed, dict) or "##code##" not in parsed.values():
-            raise ValueError('template_param must be a JSON object with a "##code##" value')
-        return value
-
     @model_validator(mode="after")
-    def _deadline_within_code_life(self) -> Settings:
+    def _consistent(self) -> Settings:
         if self.send_deadline_s > self.code_ttl_s:
-            raise ValueError("send_deadline_s must not exceed code_ttl_s")
+            raise ValueError(
+                f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
+                f"({self.code_ttl_s}): a code delivered after it expires is useless"
+            )
         if self.send_deadline_s > MAX_SEND_DEADLINE_S:
-            # one task run retries until the deadline: it must end inside the task's time limits
-            raise ValueError(f"send_deadline_s must be at most {MAX_SEND_DEADLINE_S}")
+            raise ValueError(
+                f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must be at most {MAX_SEND_DEADLINE_S}: "
+                "one task run retries until the deadline and must end inside its time limit"
+            )
+        self._check_monitor_rules()
         return self
 
+    def _check_monitor_rules(self) -> None:
+        configured = self.limit_scopes()
+        for rule in sorted(self.monitor_rules):
+            scope, _, rate = rule.partition(":")
+            if scope not in configured:
+                raise ValueError(
+                    f"SMSQ_MONITOR_RULES: {rule[:60]!r} names no limit scope "
+                    f"(expected one of {', '.join(SEND_LIMIT_SCOPES)}, or scope:rule like prefix:200/hour)"
+                )
+            if rate and rate not in {str(item) for item in configured[scope]}:
+                shown = ", ".join(f"{scope}:{item}" for item in configured[scope]) or "none configured"
+                raise ValueError(f"SMSQ_MONITOR_RULES: {rule[:60]!r} is not a configured rule ({shown})")
+
+    def limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
+        """The abuse rules on sends, by scope (``account`` only with a daily budget)."""
+        scopes = {
+            "phone": self.phone_limits,
+            "ip": self.ip_limits,
+            "prefix": self.prefix_limits,
+            "purpose": self.purpose_limits,
+            "account": (),
+        }
+        if self.account_daily_budget:
+            scopes["account"] = (Rate(self.account_daily_budget, 86_400),)
+        return scopes
+
     @property
-    def effective_broker_url(self) -> str:
-        """The Celery broker: ``broker_url`` when set, else the Redis store."""
-        return self.broker_url or self.redis_url
+    def redis_dsn(self) -> str:
+        """The Redis URL itself (it may carry a password: never print it; see ``redacted_url``)."""
+        return self.redis_url.get_secret_value()
+
+    @property
+    def broker_dsn(self) -> str:
+        """The Celery broker URL: ``broker_url`` when set, else the Redis store."""
+        return self.broker_url.get_secret_value() if self.broker_url else self.redis_dsn
 
     @property
     def has_static_keys(self) -> bool:
@@ -150,7 +269,97 @@ class Settings(BaseSettings):
         return self.access_key_id is not None and self.access_key_secret is not None
 
 
-@functools.cache
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for banners and logs."""
+    return re.sub(r"(?<=://)([^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+# --- one settings object per process --------------------------------------------------------------
+
+_lock = threading.Lock()
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
-    """The process's settings, read from the environment on first use."""
-    return Settings()
+    """The process's settings: as ``configure()`` set them, else read from the environment once.
+
+    Raises :class:`~producers.errors.ConfigurationError` naming the first bad variable."""
+    global _current  # noqa: PLW0603 - the one per-process settings object, see reset_settings()
+    current = _current
+    if current is None:
+        with _lock:
+            if _current is None:
+                _current = _build({})
+            current = _current
+    return current
+
+
+def configure(values: Mapping[str, Any] | None = None, **fields: Any) -> Settings:
+    """Set this process's settings from code and return them.
+
+    Keys are setting names (``redis_url``) or their variables (``SMSQ_REDIS_URL``, either case);
+    values given here win over the environment, and everything not given is read from it. Call it
+    once, before the first send or check (Django: from ``AppConfig.ready()``)."""
+    global _current  # noqa: PLW0603
+    given = {**(values or {}), **fields}
+    settings = _build({_field_name(key): value for key, value in given.items()})
+    with _lock:
+        _current = settings
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget the settings (see :func:`producers.process.reset_caches`)."""
+    global _current  # noqa: PLW0603
+    with _lock:
+        _current = None
+
+
+#: Settings read from variables outside the SMSQ_ prefix: variable (lower case) -> setting.
+_ALIASES = {
+    "alibaba_cloud_access_key_id": "access_key_id",
+    "alibaba_cloud_access_key_secret": "access_key_secret",
+}
+
+
+def _field_name(key: str) -> str:
+    name = key.lower()
+    if name.startswith(_ENV_PREFIX.lower()):
+        name = name[len(_ENV_PREFIX) :]
+    name = _ALIASES.get(name, name)
+    if name not in Settings.model_fields:
+        raise ConfigurationError(f"{key}: not a smsq setting")
+    return name
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    try:
+        aliased: dict[str, Any] = {}
+        for name, value in values.items():
+            alias = Settings.model_fields[name].validation_alias
+            aliased[alias if isinstance(alias, str) else name] = value
+        return Settings(**aliased)
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc)) from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable an error location refers to."""
+    if not loc:
+        return ""
+    name = str(loc[0])
+    if name.isupper():  # an alias such as ALIBABA_CLOUD_ACCESS_KEY_ID
+        return name
+    return f"{_ENV_PREFIX}{name.upper()}"
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first error as ``VARIABLE: problem``, on one line; model-level errors name their own."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = errors[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    variable = _variable(tuple(first["loc"]))
+    line = f"{variable}: {message}" if variable else message
+    if len(errors) > 1:
+        line += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return line.replace("\n", " ")

@@ -36,7 +36,7 @@ import redis
 
 from producers.constants import lane_limiter_name, limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
-from producers.limits import Rate, parse_rate, parse_rates
+from producers.limits import Rate
 
 if TYPE_CHECKING:
     from producers.settings import Settings
@@ -115,17 +115,9 @@ class UpstreamLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis) -> UpstreamLimiter:
-        """Lanes from ``settings.lanes``, the cap from ``account_rate`` ("" = none), waits up to
-        ``limiter_max_sleep_s``. Raises InvalidArgument when a rate is not the notation."""
-        account = parse_rates(settings.account_rate)
-        if len(account) > 1:
-            raise InvalidArgument("account_rate must be a single rule, e.g. 400/second")
-        return cls(
-            client,
-            {lane: parse_rate(text) for lane, text in settings.lanes.items()},
-            account[0] if account else None,
-            max_wait_s=settings.limiter_max_sleep_s,
-        )
+        """Lanes from ``settings.lanes``, the cap from ``account_rate`` (None = none), waits up to
+        ``limiter_max_sleep_s``."""
+        return cls(client, settings.lanes, settings.account_rate, max_wait_s=settings.limiter_max_sleep_s)
 
     def limiters(self, lane: str) -> tuple[Limiter, ...]:
         """The limiters a send in ``lane`` takes a token from: the lane's, then the account's."""

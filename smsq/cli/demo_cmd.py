@@ -23,9 +23,9 @@ def _configure_this_process(env: dict[str, str]) -> None:
     """Make this process a producer of the stack (the settings are read after this)."""
     os.environ.update(env)
     os.environ["SMSQ_SAFE_NUMBERS"] = ",".join([DEMO_NUMBER, *WARM_NUMBERS])
-    from producers.settings import get_settings  # noqa: PLC0415
+    from producers.process import reset_caches  # noqa: PLC0415
 
-    get_settings.cache_clear()
+    reset_caches()
 
 
 def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:

@@ -99,7 +99,7 @@ def flower(
             f"refusing to serve Flower on {address or 'every interface'} without authentication: "
             "set SMSQ_FLOWER_BASIC_AUTH=user:password (Flower can revoke tasks and stop workers)"
         )
-    env = dict(os.environ, CELERY_BROKER_URL=get_settings().effective_broker_url)
+    env = dict(os.environ, CELERY_BROKER_URL=get_settings().broker_dsn)
     env.pop("FLOWER_BASIC_AUTH", None)  # only the value validated above may switch auth on or off
     if basic_auth:
         env["FLOWER_BASIC_AUTH"] = basic_auth

@@ -12,7 +12,7 @@ import redis
 from producers import constants
 from producers.connections import get_redis
 from producers.publisher import producer_app
-from producers.settings import get_settings
+from producers.settings import get_settings, redacted_url
 from producers.store import check_results
 
 MINUTES = 5
@@ -54,7 +54,7 @@ def collect() -> dict[str, Any]:
     per_minute = replies_[len(lanes) : len(lanes) + MINUTES]
     checks, rejected, monitored = replies_[len(lanes) + MINUTES :]
     return {
-        "redis": settings.redis_url.split("@")[-1],
+        "redis": redacted_url(settings.redis_dsn),
         "workers": workers,
         "lanes": [
             {

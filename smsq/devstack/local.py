@@ -68,8 +68,8 @@ def start_core(
     """Start Redis (unless one answers) and the emulator (unless Alibaba credentials are set)."""
     settings = get_settings()
     local = LocalStack(env=dict(SAFE_ENV))
-    if redis_answers(settings.redis_url):
-        local.redis_url = settings.redis_url
+    if redis_answers(settings.redis_dsn):
+        local.redis_url = settings.redis_dsn
     else:
         local.redis_url = stack.redis()
         local.redis_embedded = True

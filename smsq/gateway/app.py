@@ -35,6 +35,7 @@ import redis
 from aiohttp import web
 
 from producers import (
+    ConfigurationError,
     InvalidArgument,
     InvalidCode,
     InvalidInput,
@@ -67,6 +68,7 @@ STATUS_FOR: dict[type[SmsqError], int] = {
     Refused: 429,
     TicketNotFound: 404,
     ServiceUnavailable: 503,
+    ConfigurationError: 500,  # the server is misconfigured: nothing the client can change
     ProviderTransient: 503,
     ProviderError: 502,
     SmsqError: 500,

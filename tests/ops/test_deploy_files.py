@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ops import checks
+from producers.process import reset_caches
 
 
 def _assert_passes(report: checks.Report) -> None:
@@ -180,11 +181,11 @@ def test_flower_gets_its_secrets_through_the_environment_not_the_command_line(
     started: dict[str, object] = {}
     monkeypatch.setattr(flower_cmd.os, "execvpe", lambda file, argv, env: started.update(argv=argv, env=env))
     env = {"SMSQ_FLOWER_BASIC_AUTH": "ops:s3cret", "SMSQ_REDIS_URL": "redis://:redispw@127.0.0.1:6379/9"}
-    flower_cmd.get_settings.cache_clear()
+    reset_caches()
     try:
         result = CliRunner().invoke(flower_cmd.flower, ["--address", "0.0.0.0", "--port", "5555"], env=env)
     finally:
-        flower_cmd.get_settings.cache_clear()
+        reset_caches()
     assert result.exit_code == 0, result.output
     argv = " ".join(started["argv"])  # type: ignore[arg-type]
     assert "-A worker.app flower" in argv and "--address=0.0.0.0" in argv and "--port=5555" in argv

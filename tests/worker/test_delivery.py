@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from producers.errors import ServiceUnavailable
+from producers.process import reset_caches
 from producers.provider import DypnsapiProvider
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
@@ -42,7 +43,7 @@ def settings(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
     # the limiter out of the way here (it has its own tests).
     monkeypatch.setenv("SMSQ_LANES", '{"default": "1000/second"}')
     monkeypatch.setenv("SMSQ_ACCOUNT_RATE", "2000/second")
-    get_settings.cache_clear()
+    reset_caches()
     return get_settings()
 
 
@@ -53,7 +54,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def delivery(settings: Settings, redis_client: redis.Redis, clock: FakeClock) -> Delivery:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
     return Delivery(
         RecordStore(client),
         DypnsapiProvider(settings),
@@ -223,7 +224,7 @@ def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(
     settings: Settings, redis_client: redis.Redis, clock: FakeClock, emulator: EmulatorHandle
 ) -> None:
     wrong = settings.model_copy(update={"sign_name": "不存在的签名"})
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
     delivery = Delivery(
         RecordStore(client),
         DypnsapiProvider(wrong),
