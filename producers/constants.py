@@ -8,6 +8,13 @@ SEND_TASK_NAME = "smsq.send_code"
 #: Queue name for a lane: one Celery queue per lane.
 QUEUE_PREFIX = "smsq."
 
+#: Schema version of the send records this release writes (the ``v`` field). A worker that finds
+#: another version ends the send with reason ``schema`` rather than guess at its fields.
+RECORD_VERSION = 1
+
+#: Schema version of the ``smsq.send_code`` task payload (its ``v`` keyword argument).
+TASK_VERSION = 1
+
 #: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
 KEY_PREFIX = "smsq:"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Celery
 
-from producers.constants import SEND_TASK_NAME, queue_for_lane
+from producers.constants import SEND_TASK_NAME, TASK_VERSION, queue_for_lane
 from producers.errors import ServiceUnavailable
 from producers.settings import Settings, get_settings
 
@@ -55,6 +55,7 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
         producer_app().send_task(
             SEND_TASK_NAME,
             args=[ticket],
+            kwargs={"v": TASK_VERSION},
             task_id=ticket,
             queue=queue_for_lane(lane),
             routing_key=queue_for_lane(lane),

@@ -7,29 +7,48 @@ record's fields. Producers admit sends and count checks; workers claim and finis
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
-import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis
 
 from producers import constants
 from producers.errors import ServiceUnavailable, TicketNotFound
-from producers.records import SendStatus
+from producers.records import SendState, SendStatus
+from producers.scripts import Scripts
 
 #: Placeholder for KEYS[2] of enqueue.lua when the caller gave no idempotency key.
 _NO_IDEMPOTENCY_KEY = constants.idempotency_key("-")
 
 
-@functools.cache
-def _script(name: str) -> str:
-    """A script from ``lua/``, after the shared prelude (Redis scripts cannot import each other)."""
-    folder = resources.files("producers") / "lua"
-    return (folder / "prelude.lua").read_text(encoding="utf-8") + (folder / f"{name}.lua").read_text(
-        encoding="utf-8"
-    )
+class AdmissionOutcome(enum.StrEnum):
+    """What :meth:`RecordStore.admit` did."""
+
+    #: Recorded as ``queued``: publish it.
+    OK = "ok"
+    #: The idempotency key matched an earlier send: its ticket is returned, nothing new recorded.
+    DUPLICATE = "duplicate"
+    #: The idempotency key belongs to a send to another number: nothing recorded.
+    CONFLICT = "conflict"
+    #: An abuse limit refused the send: nothing recorded.
+    LIMITED = "limited"
+
+
+class ClaimOutcome(enum.StrEnum):
+    """What :meth:`RecordStore.claim` allows a worker to do."""
+
+    #: The run holds the lease: call the provider.
+    CLAIMED = "claimed"
+    #: The send already ended (a redelivered message): do nothing.
+    DONE = "done"
+    #: Another run holds the lease right now: look again later.
+    BUSY = "busy"
+    #: The deadline passed; recorded as expired.
+    EXPIRED = "expired"
+    #: No record (never admitted, or past its TTL).
+    MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +66,7 @@ class LimitRule:
 class Admission:
     """The answer of :meth:`RecordStore.admit`."""
 
-    outcome: str  # "ok" | "duplicate" | "conflict" | "limited"
+    outcome: AdmissionOutcome
     ticket: str = ""
     state: str = ""
     created_at: float = 0.0
@@ -63,7 +82,7 @@ class Admission:
 class Claim:
     """The answer of :meth:`RecordStore.claim`: what the worker may do with a send."""
 
-    outcome: str  # "claimed" | "done" | "busy" | "expired" | "missing"
+    outcome: ClaimOutcome
     #: the final state ("done"), or the reason ("expired")
     state: str = ""
     phone: str = ""
@@ -77,6 +96,8 @@ class Claim:
     #: when the outcome is "busy".
     server_now: float = 0.0
     busy_for_s: float = 0.0
+    #: Schema version of the record (``constants.RECORD_VERSION`` for records this release writes).
+    version: int = 0
 
 
 class RecordStore:
@@ -84,13 +105,7 @@ class RecordStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._enqueue = client.register_script(_script("enqueue"))
-        self._claim = client.register_script(_script("claim"))
-        self._finish = client.register_script(_script("finish"))
-        self._check_begin = client.register_script(_script("check_begin"))
-        self._verified = client.register_script(_script("verified"))
-        self._refund_check = client.register_script(_script("refund_check"))
-        self._unadmit = client.register_script(_script("unadmit"))
+        self._scripts = Scripts(client, "producers")
 
     # --- producers ------------------------------------------------------------------------------
 
@@ -126,19 +141,21 @@ class RecordStore:
             lane,
             constants.record_key(""),
             constants.minute_stats_key(""),
+            constants.RECORD_VERSION,
             len(rules),
         ]
         for rule in rules:
             args += [rule.limit, rule.window_s * 1000, rule.name, "1" if rule.monitor else "0"]
-        reply = self._run(self._enqueue, keys, args)
-        if reply[0] == "limited":
-            return Admission("limited", rule=reply[1], retry_after_s=int(reply[2]) / 1000)
-        if reply[0] == "conflict":
-            return Admission("conflict")
-        if reply[0] == "duplicate":
+        reply = self._scripts.run("enqueue", keys, args)
+        outcome = AdmissionOutcome(reply[0])
+        if outcome is AdmissionOutcome.LIMITED:
+            return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+        if outcome is AdmissionOutcome.CONFLICT:
+            return Admission(outcome)
+        if outcome is AdmissionOutcome.DUPLICATE:
             created = float(reply[3]) if reply[3] else 0.0
             return Admission(
-                "duplicate",
+                outcome,
                 ticket=reply[1],
                 state=reply[2],
                 created_at=created,
@@ -146,7 +163,7 @@ class RecordStore:
                 purpose=reply[5],
             )
         monitored = tuple(name for name in reply[3].split(",") if name)
-        return Admission("ok", ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
+        return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
 
     def unadmit(
         self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_key: str | None
@@ -158,33 +175,38 @@ class RecordStore:
             constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
             *(rule.key for rule in rules),
         ]
-        self._run(self._unadmit, keys, [ticket, reason, "1" if idempotency_key else "0"])
+        self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_key else "0"])
 
     def status(self, ticket: str) -> SendStatus:
         """The record as a status lookup shows it."""
         try:
-            data: dict[str, str] = self._redis.hgetall(constants.record_key(ticket))  # type: ignore[assignment]
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hgetall(constants.record_key(ticket))
+            pipe.time()
+            data, (seconds, micros) = pipe.execute()
         except redis.RedisError as exc:
             raise ServiceUnavailable("Redis is unavailable") from exc
         if not data:
             raise TicketNotFound("no send with that ticket (unknown, or older than its record TTL)")
-        return SendStatus.from_hash(ticket, data, time.time())
+        # judged on the Redis server's clock, like every time the record holds
+        return SendStatus.from_hash(ticket, data, int(seconds) + int(micros) / 1_000_000)
 
     # --- workers --------------------------------------------------------------------------------
 
     def claim(self, ticket: str, *, lease_s: float, token: str, now_ms: int | None = None) -> Claim:
         """Take a send for one attempt (see claim.lua for the outcomes)."""
-        reply = self._run(
-            self._claim,
+        reply = self._scripts.run(
+            "claim",
             [constants.record_key(ticket), constants.lease_key(ticket)],
             [int(lease_s * 1000), token, "" if now_ms is None else now_ms, constants.minute_stats_key("")],
         )
-        if reply[0] == "busy":
-            return Claim("busy", busy_for_s=int(reply[1]) / 1000)
-        if reply[0] != "claimed":
-            return Claim(reply[0], state=reply[1] if len(reply) > 1 else "")
+        outcome = ClaimOutcome(reply[0])
+        if outcome is ClaimOutcome.BUSY:
+            return Claim(outcome, busy_for_s=int(reply[1]) / 1000)
+        if outcome is not ClaimOutcome.CLAIMED:
+            return Claim(outcome, state=reply[1] if len(reply) > 1 else "")
         return Claim(
-            "claimed",
+            outcome,
             phone=reply[1],
             lane=reply[2],
             created_at=float(reply[3]),
@@ -192,6 +214,7 @@ class RecordStore:
             attempts=int(reply[5]),
             ambiguous_since=float(reply[6]) if reply[6] else None,
             server_now=int(reply[7]) / 1000,
+            version=int(reply[8] or 0),
         )
 
     def mark_ambiguous(self, ticket: str, since: float) -> None:
@@ -204,20 +227,21 @@ class RecordStore:
     def finish(
         self,
         ticket: str,
-        state: str,
+        state: SendState,
         *,
         phone: str,
         code_ttl_s: int,
         token: str = "",
         fields: dict[str, str] | None = None,
         now_ms: int | None = None,
-    ) -> str:
-        """Move a send to ``state`` unless it already ended; return the state it holds now.
+    ) -> SendState | None:
+        """Move a send to ``state`` unless it already ended; return the state it holds now (None
+        when the record is gone).
 
         ``token`` is the lease of the run deciding; a run whose lease was lost cannot hand the
         send back. An empty token is a decision made outside a run (an expired message)."""
         args: list[Any] = [
-            state,
+            state.value,
             "" if now_ms is None else now_ms,
             code_ttl_s,
             ticket,
@@ -232,15 +256,15 @@ class RecordStore:
             constants.last_sent_key(phone),
             constants.check_attempts_key(phone),
         ]
-        result: str = self._run(self._finish, keys, args)
-        return result
+        result: str = self._scripts.run("finish", keys, args)
+        return None if result == "missing" else SendState(result)
 
     # --- checks ---------------------------------------------------------------------------------
 
     def begin_check(self, phone: str, *, max_failures: int, window_s: int) -> tuple[bool, int]:
         """Reserve a provider check: ``(True, attempts used)`` or ``(False, ms until unlocked)``."""
-        reply = self._run(
-            self._check_begin,
+        reply = self._scripts.run(
+            "check_begin",
             [constants.check_attempts_key(phone), constants.stats_key("checks")],
             [max_failures, window_s * 1000],
         )
@@ -248,18 +272,18 @@ class RecordStore:
 
     def refund_check(self, phone: str) -> None:
         """Give back a reservation whose provider call got no answer (never below zero)."""
-        self._run(self._refund_check, [constants.check_attempts_key(phone)], [])
+        self._scripts.run("refund_check", [constants.check_attempts_key(phone)], [])
 
     def check_passed(self, phone: str) -> str | None:
         """Reset the number's wrong answers and mark its newest send verified; return that ticket."""
-        result: str | None = self._run(
-            self._verified,
+        result: str | None = self._scripts.run(
+            "verified",
             [
                 constants.check_attempts_key(phone),
                 constants.last_sent_key(phone),
                 constants.stats_key("checks"),
             ],
-            [constants.record_key(""), f"{time.time():.3f}", constants.minute_stats_key("")],
+            [constants.record_key(""), constants.minute_stats_key(""), ""],
         )
         return result or None
 
@@ -268,13 +292,6 @@ class RecordStore:
         statistic is never worth failing the operation it describes."""
         with contextlib.suppress(redis.RedisError):
             self._redis.hincrby(constants.stats_key(name), field, amount)
-
-    @staticmethod
-    def _run(script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
 
 
 def check_results(raw: dict[str, str]) -> dict[str, int]:

@@ -19,6 +19,7 @@ window. Every time compared with the record's is on the Redis server's clock.
 from __future__ import annotations
 
 import contextlib
+import enum
 import random
 import time
 from collections.abc import Callable
@@ -28,9 +29,11 @@ from typing import Protocol
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from producers import errors
+from producers.constants import RECORD_VERSION
 from producers.provider import SendReceipt
+from producers.records import SendState
 from producers.settings import Settings
-from producers.store import Claim, RecordStore
+from producers.store import Claim, ClaimOutcome, RecordStore
 from worker import metrics
 from worker.celeryconfig import task_time_limit
 
@@ -89,11 +92,33 @@ class AmbiguityUnresolved(errors.ProviderPermanent):
     reason = "ambiguous_unconfirmed"
 
 
+class RunResult(enum.StrEnum):
+    """How one run of the task ended (the ``outcome`` label of ``smsq_sends_total``)."""
+
+    #: The send is sent: the provider accepted it, or proved that an earlier attempt went out.
+    SENT = "sent"
+    #: The send failed for good; the reason says why.
+    FAILED = "failed"
+    #: The send's useful life ran out before it could be sent.
+    EXPIRED = "expired"
+    #: The send had been verified already (only a late duplicate run sees this).
+    VERIFIED = "verified"
+    #: The send had already ended: this message was a redelivery, and nothing was done.
+    DUPLICATE = "duplicate"
+    #: No record (never admitted, or past its TTL): nothing to do.
+    MISSING = "missing"
+
+    @classmethod
+    def of(cls, state: SendState | None) -> RunResult:
+        """The result for the state a record holds after a run finished it."""
+        return cls.MISSING if state is None else cls(state.value)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one run of the task ended."""
 
-    state: str  # sent | failed | expired | duplicate | missing
+    result: RunResult
     reason: str = ""
     lane: str = ""
 
@@ -116,21 +141,19 @@ class Delivery:
         propagates so the task runs again; an SMS that may already be out is remembered as
         ambiguous, so that run cannot send a second code."""
         claim = self.store.claim(ticket, lease_s=LEASE_S, token=token)
-        if claim.outcome == "busy":
-            # Usually a copy of a message whose run is finishing right now: look again soon. A run
-            # that died keeps its lease until it lapses; the message's expiry bounds the looking.
-            raise Requeue(min(claim.busy_for_s, BUSY_RECHECK_S))
-        if claim.outcome == "done":
-            return Outcome("duplicate", claim.state)
-        if claim.outcome in ("missing", "expired"):
-            return Outcome(claim.outcome, claim.state or "no_record")
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            return _not_claimed(claim)
         run = _Run(self, ticket, token, claim)
+        if claim.version != RECORD_VERSION:
+            # written by another release: its fields may mean something else, so do not guess
+            state = run.finish(SendState.FAILED, {"reason": "schema"})
+            return Outcome(RunResult.of(state), "schema", claim.lane)
         try:
             receipt = run.attempt()
         except TooLate:
             # the lane's backlog outlasts the send's useful life: waiting would only waste a slot
-            state = run.finish("expired", {"reason": "rate_backlog"})
-            return Outcome(state, "rate_backlog", claim.lane)
+            state = run.finish(SendState.EXPIRED, {"reason": "rate_backlog"})
+            return Outcome(RunResult.of(state), "rate_backlog", claim.lane)
         except Requeue:
             run.hand_back()
             raise
@@ -140,31 +163,44 @@ class Delivery:
             raise
         except errors.ProviderError as exc:
             reason = _final_reason(exc)
-            state = run.finish("failed", {"reason": reason, "provider_code": exc.code or ""})
-            return Outcome(state, reason, claim.lane)
+            state = run.finish(SendState.FAILED, {"reason": reason, "provider_code": exc.code or ""})
+            return Outcome(RunResult.of(state), reason, claim.lane)
         try:
-            state = run.finish("sent", run.receipt_fields(receipt))
+            state = run.finish(SendState.SENT, run.receipt_fields(receipt))
         except errors.ServiceUnavailable:
             # The SMS is out but could not be recorded: whoever runs it next must only confirm it.
             run.ambiguous_since = run.ambiguous_since or run.last_call_at
             with contextlib.suppress(errors.ServiceUnavailable):
                 run.hand_back()
             raise
-        if state == "sent":
+        if state is SendState.SENT:
             metrics.observe_enqueue_to_sent(claim.lane, run.now() - claim.created_at)
-        return Outcome(state, "ok", claim.lane)
+        return Outcome(RunResult.of(state), "ok", claim.lane)
 
     def give_up(self, ticket: str, reason: str, *, token: str) -> None:
         """End a send that a run could not finish (time limit, unexpected error) as ``failed``."""
         with contextlib.suppress(errors.ServiceUnavailable):
             self.store.finish(
                 ticket,
-                "failed",
+                SendState.FAILED,
                 phone="",
                 code_ttl_s=self.settings.code_ttl_s,
                 token=token,
                 fields={"reason": reason},
             )
+
+
+def _not_claimed(claim: Claim) -> Outcome:
+    """The outcome of a run that could not claim its send."""
+    if claim.outcome is ClaimOutcome.BUSY:
+        # Usually a copy of a message whose run is finishing right now: look again soon. A run
+        # that died keeps its lease until it lapses; the message's expiry bounds the looking.
+        raise Requeue(min(claim.busy_for_s, BUSY_RECHECK_S))
+    if claim.outcome is ClaimOutcome.DONE:
+        return Outcome(RunResult.DUPLICATE, claim.state)
+    if claim.outcome is ClaimOutcome.EXPIRED:
+        return Outcome(RunResult.EXPIRED, claim.state)
+    return Outcome(RunResult.MISSING, "no_record")
 
 
 def _final_reason(exc: errors.ProviderError) -> str:
@@ -217,7 +253,7 @@ class _Run:
         )
         return retrying(self._once)
 
-    def finish(self, state: str, fields: dict[str, str]) -> str:
+    def finish(self, state: SendState, fields: dict[str, str]) -> SendState | None:
         """Record the run's outcome; returns the state the record holds afterwards."""
         return self.d.store.finish(
             self.ticket,
@@ -231,7 +267,7 @@ class _Run:
     def hand_back(self) -> None:
         """Return the send to ``queued`` for a later run, keeping any ambiguity on record."""
         fields = {} if self.ambiguous_since is None else {"ambiguous_since": f"{self.ambiguous_since:.3f}"}
-        self.finish("queued", fields)
+        self.finish(SendState.QUEUED, fields)
 
     def receipt_fields(self, receipt: SendReceipt) -> dict[str, str]:
         return {

@@ -10,6 +10,7 @@ from celery import signals
 from producers.connections import get_redis
 from producers.constants import SEND_TASK_NAME
 from producers.logs import log_event
+from producers.records import SendState
 from producers.settings import get_settings
 from producers.store import store_for
 from worker import metrics
@@ -22,7 +23,7 @@ def _record_expired(sender: Any = None, request: Any = None, expired: bool = Fal
         return
     ticket = str(request.id)
     state = store_for(get_redis()).finish(
-        ticket, "expired", phone="", code_ttl_s=1, fields={"reason": "deadline_passed"}
+        ticket, SendState.EXPIRED, phone="", code_ttl_s=1, fields={"reason": "deadline_passed"}
     )
     log_event("send.expired", ticket=ticket, state=state)
 

@@ -10,7 +10,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from producers.connections import get_redis
-from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME
+from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME, TASK_VERSION
 from producers.errors import ServiceUnavailable
 from producers.provider import get_provider
 from producers.settings import get_settings
@@ -35,10 +35,17 @@ def _reprs(request: Any) -> dict[str, str]:
     return {name: value for name in ("argsrepr", "kwargsrepr") if (value := getattr(request, name, None))}
 
 
-@app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True)
-def send_code(self: Task, ticket: str) -> dict[str, Any]:
-    """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary."""
+@app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True, typing=False)
+def send_code(self: Task, ticket: str, v: int = TASK_VERSION, **_: Any) -> dict[str, Any]:
+    """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary.
+
+    ``v`` is the payload's schema version; a payload of another version (another release) ends the
+    send with reason ``schema`` instead of failing on arguments it cannot read."""
     delivery = _delivery()
+    if v != TASK_VERSION:
+        delivery.give_up(ticket, "schema", token="")
+        metrics.send_finished("unknown", "failed", "schema")
+        return {"ticket": ticket, "result": "failed", "reason": "schema"}
     queue = str((self.request.delivery_info or {}).get("routing_key") or "")
     token = uuid.uuid4().hex
     try:
@@ -58,5 +65,5 @@ def send_code(self: Task, ticket: str) -> dict[str, Any]:
         delivery.give_up(ticket, reason, token=token)
         metrics.send_finished("unknown", "failed", reason)
         raise
-    metrics.send_finished(outcome.lane or "unknown", outcome.state, outcome.reason)
-    return {"ticket": ticket, "state": outcome.state, "reason": outcome.reason}
+    metrics.send_finished(outcome.lane or "unknown", outcome.result, outcome.reason)
+    return {"ticket": ticket, "result": outcome.result.value, "reason": outcome.reason}

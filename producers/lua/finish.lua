@@ -2,31 +2,29 @@
 --
 -- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] newest-sent-ticket key of the number,
 -- KEYS[4] wrong-answer counter of the number
--- ARGV[1] new state: sent | failed | expired, or queued to hand the send back (to wait for the
---         rate limiter, or after Redis failed mid-run)
--- ARGV[2] now ms or "", ARGV[3] code TTL s (for KEYS[3]), ARGV[4] ticket,
--- ARGV[5] key prefix of the per-minute outcome counters,
--- ARGV[6] lease token of the run, or "" for a decision made outside a run (an expired message)
--- ARGV[7..] field, value pairs to store (reason, request_id, biz_id, ambiguous_since, …)
 -- Returns the state the record holds afterwards, or "missing".
 
+local new_state = ARGV[1]      -- sent | failed | expired, or queued to hand the send back (to wait
+                               -- for the rate limiter, or after Redis failed mid-run)
 local now_ms = clock_ms(ARGV[2])
-local now_s = string.format("%.3f", now_ms / 1000)
+local code_ttl_s = tonumber(ARGV[3])   -- how long KEYS[3] names the number's live code
+local ticket = ARGV[4]
+local minute_prefix = ARGV[5]
+local token = ARGV[6]          -- the run's lease token, or "" for a decision made outside a run
+local FIELDS_AT = 7            -- then field, value pairs to store (reason, request_id, biz_id, …)
+local now_s = seconds(now_ms)
 
 local rec = redis.call("HMGET", KEYS[1], "state", "ambiguous_since")
 local state = rec[1]
 if not state then return "missing" end
-if state == "sent" or state == "verified" or state == "failed" or state == "expired" then
-  return state
-end
-local new_state = ARGV[1]
-if ARGV[6] ~= "" and redis.call("GET", KEYS[2]) ~= ARGV[6] then
+if is_final(state) then return state end
+if token ~= "" and redis.call("GET", KEYS[2]) ~= token then
   -- this run's lease ran out and another run may own the send now: only a final state may land
   if new_state == "queued" then return state end
 end
 
 redis.call("HSET", KEYS[1], "state", new_state, "updated_at", now_s)
-for i = 7, #ARGV, 2 do
+for i = FIELDS_AT, #ARGV, 2 do
   if ARGV[i] ~= "ambiguous_since" or not rec[2] then  -- keep the earliest ambiguous attempt
     redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 1])
   end
@@ -37,15 +35,10 @@ if new_state == "expired" and (state == "sending" or rec[2]) then
 end
 if new_state == "sent" then
   redis.call("HSET", KEYS[1], "sent_at", now_s)
-  redis.call("SET", KEYS[3], ARGV[4], "EX", tonumber(ARGV[3]))
+  redis.call("SET", KEYS[3], ticket, "EX", code_ttl_s)
   -- a new code resets the count of wrong answers
   redis.call("DEL", KEYS[4])
 end
 redis.call("DEL", KEYS[2])
-if new_state ~= "queued" then
-  -- sends per minute by outcome, for `smsq status` (kept two hours)
-  local minute_key = ARGV[5] .. math.floor(now_ms / 60000)
-  redis.call("HINCRBY", minute_key, new_state, 1)
-  redis.call("EXPIRE", minute_key, 7200)
-end
+if new_state ~= "queued" then count_minute(minute_prefix, now_ms, new_state) end
 return new_state

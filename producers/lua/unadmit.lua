@@ -3,15 +3,16 @@
 --
 -- KEYS[1] record hash, KEYS[2] idempotency key (a placeholder when there is none),
 -- KEYS[3..] the sliding-window logs the admission was counted in
--- ARGV[1] ticket, ARGV[2] reason, ARGV[3] "1" when KEYS[2] is a real idempotency key
 
-local now_ms = clock_ms("")
-redis.call("HSET", KEYS[1], "state", "failed", "reason", ARGV[2],
-           "updated_at", string.format("%.3f", now_ms / 1000))
+local ticket = ARGV[1]
+local reason = ARGV[2]
+local has_idempotency_key = ARGV[3] == "1"
+
+redis.call("HSET", KEYS[1], "state", "failed", "reason", reason, "updated_at", seconds(clock_ms("")))
 for i = 3, #KEYS do
-  redis.call("ZREM", KEYS[i], ARGV[1])
+  redis.call("ZREM", KEYS[i], ticket)
 end
-if ARGV[3] == "1" and redis.call("GET", KEYS[2]) == ARGV[1] then
+if has_idempotency_key and redis.call("GET", KEYS[2]) == ticket then
   redis.call("DEL", KEYS[2])
 end
 return "failed"

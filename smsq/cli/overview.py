@@ -60,7 +60,7 @@ def collect() -> dict[str, Any]:
             {
                 "lane": lane,
                 "depth": depth,
-                "rate": settings.lanes[lane],
+                "rate": str(settings.lanes[lane]),
                 "limiter": _limiter_state(client, lane, now_us),
             }
             for lane, depth in zip(lanes, depths, strict=True)

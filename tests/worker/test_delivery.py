@@ -15,6 +15,7 @@ import redis
 from producers.errors import ServiceUnavailable
 from producers.process import reset_caches
 from producers.provider import DypnsapiProvider
+from producers.records import SendState
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
 from tests.conftest import EmulatorHandle
@@ -90,7 +91,7 @@ def test_a_send_is_delivered_once_and_recorded_with_the_provider_ids(
 ) -> None:
     ticket = admit(delivery, "13522223333")
     outcome = delivery.deliver(ticket, token="t1")
-    assert outcome.state == "sent"
+    assert outcome.result == "sent"
     status = delivery.store.status(ticket)
     assert status.state == "sent"
     assert status.provider_request_id and status.biz_id
@@ -101,8 +102,8 @@ def test_a_send_is_delivered_once_and_recorded_with_the_provider_ids(
 
 def test_a_redelivered_task_does_not_send_twice(delivery: Delivery, emulator: EmulatorHandle) -> None:
     ticket = admit(delivery, "13522223334")
-    assert delivery.deliver(ticket, token="first").state == "sent"
-    assert delivery.deliver(ticket, token="second").state == "duplicate"
+    assert delivery.deliver(ticket, token="first").result == "sent"
+    assert delivery.deliver(ticket, token="second").result == "duplicate"
     assert len(emulator.messages("13522223334")) == 1
 
 
@@ -115,7 +116,7 @@ def test_a_permanent_provider_error_fails_at_once_with_its_reason(
 ) -> None:
     ticket = admit(delivery, phone)
     outcome = delivery.deliver(ticket, token="t")
-    assert (outcome.state, outcome.reason) == ("failed", reason)
+    assert (outcome.result, outcome.reason) == ("failed", reason)
     assert delivery.store.status(ticket).reason == reason
     assert requests_seen(emulator) == 1
 
@@ -125,7 +126,7 @@ def test_transient_errors_are_retried_until_the_provider_accepts(
 ) -> None:
     ticket = admit(delivery, "13900000010")  # answers 503 twice, then OK
     outcome = delivery.deliver(ticket, token="t")
-    assert outcome.state == "sent"
+    assert outcome.result == "sent"
     assert requests_seen(emulator) == 3
     assert len(clock.slept) >= 2
 
@@ -136,7 +137,7 @@ def test_a_provider_that_keeps_failing_transiently_fails_the_send_at_its_deadlin
 ) -> None:
     ticket = admit(delivery, phone)
     outcome = delivery.deliver(ticket, token="t")
-    assert (outcome.state, outcome.reason) == ("failed", "provider_unavailable")
+    assert (outcome.result, outcome.reason) == ("failed", "provider_unavailable")
     assert requests_seen(emulator) >= 3
     assert clock.now <= delivery.store.status(ticket).deadline_at + delivery.settings.retry_max_s
 
@@ -146,7 +147,7 @@ def test_a_read_timeout_then_frequency_control_is_recorded_as_one_sent_sms(
 ) -> None:
     ticket = admit(delivery, "13900000009")  # first request processed, answer never comes
     outcome = delivery.deliver(ticket, token="t")
-    assert outcome.state == "sent"
+    assert outcome.result == "sent"
     assert len(emulator.messages("13900000009")) == 1
     record = delivery.store._redis.hgetall(f"smsq:send:{ticket}")
     assert record["confirmed_by"] == "provider_frequency"
@@ -157,7 +158,7 @@ def test_a_dropped_first_request_is_retried_and_sends_exactly_one_sms(
     delivery: Delivery, emulator: EmulatorHandle
 ) -> None:
     ticket = admit(delivery, "13900000011")  # first connection dropped before processing
-    assert delivery.deliver(ticket, token="t").state == "sent"
+    assert delivery.deliver(ticket, token="t").result == "sent"
     assert len(emulator.messages("13900000011")) == 1
 
 
@@ -166,7 +167,7 @@ def test_an_ambiguity_that_cannot_be_resolved_inside_the_interval_fails_without_
 ) -> None:
     ticket = admit(delivery, "13900000006")  # every connection dropped
     outcome = delivery.deliver(ticket, token="t")
-    assert (outcome.state, outcome.reason) == ("failed", "ambiguous_unconfirmed")
+    assert (outcome.result, outcome.reason) == ("failed", "ambiguous_unconfirmed")
     assert emulator.messages("13900000006") == []
 
 
@@ -185,7 +186,7 @@ def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provid
         record_ttl_s=600,
         now_ms=int((time.time() - 60) * 1000),
     )
-    assert delivery.deliver(ticket, token="t").state == "expired"
+    assert delivery.deliver(ticket, token="t").result == "expired"
     assert delivery.store.status(ticket).state == "expired"
     assert requests_seen(emulator) == 0
 
@@ -201,7 +202,7 @@ def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
 ) -> None:
     first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
     slow_lane(delivery, "1/5second")  # the first send takes the token, the second waits ~5 s
-    assert delivery.deliver(first, token="a").state == "sent"
+    assert delivery.deliver(first, token="a").result == "sent"
     with pytest.raises(Requeue) as info:
         delivery.deliver(second, token="b")
     assert 2.5 < info.value.countdown <= 5
@@ -214,9 +215,9 @@ def test_a_send_the_rate_cannot_serve_before_its_deadline_expires_instead_of_wai
 ) -> None:
     first, second = admit(delivery, "13522223344"), admit(delivery, "13522223345")
     slow_lane(delivery, "1/minute")  # the next token comes long after the 10 s deadline
-    assert delivery.deliver(first, token="a").state == "sent"
+    assert delivery.deliver(first, token="a").result == "sent"
     outcome = delivery.deliver(second, token="b")
-    assert (outcome.state, outcome.reason) == ("expired", "rate_backlog")
+    assert (outcome.result, outcome.reason) == ("expired", "rate_backlog")
     assert emulator.messages("13522223345") == []
 
 
@@ -235,7 +236,7 @@ def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(
     )
     ticket = admit(delivery, "13522223338")
     outcome = delivery.deliver(ticket, token="t")
-    assert (outcome.state, outcome.reason) == ("failed", "provider_config")
+    assert (outcome.result, outcome.reason) == ("failed", "provider_config")
     assert requests_seen(emulator) == 1
     assert emulator.messages("13522223338") == []
 
@@ -268,7 +269,7 @@ def test_a_redis_failure_mid_run_hands_the_send_back_so_the_next_run_sends_it(
     with pytest.raises(ServiceUnavailable):
         delivery.deliver(ticket, token="first")
     assert delivery.store.status(ticket).state == "queued"
-    assert delivery.deliver(ticket, token="second").state == "sent"
+    assert delivery.deliver(ticket, token="second").result == "sent"
     assert len(emulator.messages("13522223340")) == 1
 
 
@@ -282,7 +283,7 @@ def test_an_sms_sent_but_not_recorded_is_only_confirmed_by_the_next_run_never_se
         delivery.deliver(ticket, token="first")
     delivery.store = real_store
     outcome = delivery.deliver(ticket, token="second")
-    assert outcome.state == "sent"
+    assert outcome.result == "sent"
     assert real_store._redis.hget(f"smsq:send:{ticket}", "confirmed_by") == "provider_frequency"
     assert len(emulator.messages("13522223341")) == 1
 
@@ -299,7 +300,7 @@ def test_a_send_held_by_a_live_run_is_looked_at_again_soon_not_dropped(delivery:
 def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery) -> None:
     ticket = admit(delivery, "13522223343")
     delivery.store.claim(ticket, lease_s=30, token="owner")
-    state = delivery.store.finish(ticket, "queued", phone="13522223343", code_ttl_s=300, token="stale")
+    state = delivery.store.finish(ticket, SendState.QUEUED, phone="13522223343", code_ttl_s=300, token="stale")
     assert state == "sending"
 
 
@@ -309,6 +310,6 @@ def test_deadlines_and_windows_are_judged_on_the_redis_clock_not_the_workers(
     clock.now -= 100  # this worker's clock is 100 s behind Redis
     ticket = admit(delivery, "13900000006")  # every connection dropped: ambiguous until the deadline
     outcome = delivery.deliver(ticket, token="t")
-    assert (outcome.state, outcome.reason) == ("failed", "ambiguous_unconfirmed")
+    assert (outcome.result, outcome.reason) == ("failed", "ambiguous_unconfirmed")
     # the 10 s deadline (server time) ended it, not 100 s of this host's clock
     assert sum(clock.slept) <= delivery.settings.send_deadline_s + delivery.settings.retry_max_s
