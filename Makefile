@@ -29,7 +29,7 @@ demo: $(STAMP)  ## one-shot end-to-end proof
 
 test: $(STAMP)  ## run the test suite against real Redis, workers and the emulator
 	$(BIN)/python -m ops.testdeps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, mypy --strict, and the deployment file checks
 	$(BIN)/ruff check .
@@ -37,8 +37,9 @@ lint: $(STAMP)  ## ruff, mypy --strict, and the deployment file checks
 	$(BIN)/mypy
 	$(BIN)/python -m ops.checks
 
-bench: $(STAMP)  ## benchmarks against same-run baselines (smsq/bench)
+bench: $(STAMP)  ## benchmarks against same-run baselines (smsq/bench), and the quick bench's test
 	$(BIN)/smsq bench all --json bench.json --plot bench.png
+	$(BIN)/python -m pytest -m bench
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

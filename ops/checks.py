@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from producers.constants import NO_CLOUD_PROBES
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -42,8 +44,8 @@ CELERYCONFIG_FILE = ROOT / "worker" / "celeryconfig.py"
 CONTRACT_TASK_TIME_LIMIT_S = 180
 #: Kinds in ops/k8s that are not Kubernetes API objects and are not validated, with the reason.
 NOT_API_OBJECTS = {"Kustomization": "kustomize's own file, read by `kubectl apply -k`, never sent to the API"}
-#: Subprocesses must never reach the Alibaba credential sources (DESIGN.md, local default).
-CHILD_ENV = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true", "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true"}
+#: Subprocesses must never reach the Alibaba credential sources (no metadata probe, no CLI profile).
+CHILD_ENV = NO_CLOUD_PROBES
 
 
 @dataclass
@@ -242,7 +244,7 @@ def _compose_problems(limit_s: int) -> list[str]:
     for name, service in services.items():
         healthcheck = service.get("healthcheck") or {}
         if not healthcheck.get("test") or healthcheck.get("disable"):
-            problems.append(f"compose service {name!r} has no healthcheck (STYLE.md rule 15)")
+            problems.append(f"compose service {name!r} has no healthcheck: dependents cannot wait for it")
         depends_on = service.get("depends_on") or {}
         if isinstance(depends_on, list):
             problems.append(f"compose service {name!r}: depends_on must wait with condition: service_healthy")

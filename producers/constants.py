@@ -18,6 +18,13 @@ TASK_VERSION = 1
 #: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
 KEY_PREFIX = "smsq:"
 
+#: Environment for every process that may load Alibaba's credentials library, so it never probes the
+#: ECS metadata address or a CLI profile when no key is configured (dev stack, tests, containers).
+NO_CLOUD_PROBES = {
+    "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+}
+
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 

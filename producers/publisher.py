@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
-
-from celery import Celery
+from typing import TYPE_CHECKING, Any
 
 from producers.constants import SEND_TASK_NAME, TASK_VERSION, queue_for_lane
 from producers.errors import ServiceUnavailable
 from producers.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 #: Longer than a task run (TASK_TIME_LIMIT_S) and than any countdown it re-queues itself with
 #: (never past the send's deadline, at most 150 s), so Redis never redelivers a live task: kombu's
@@ -43,7 +44,10 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 @functools.cache
 def producer_app() -> Celery:
-    """The producer-side Celery app of this process (also used to ping workers)."""
+    """The producer-side Celery app of this process (also used to ping workers). Celery loads on
+    the first publish, so importing ``producers`` stays cheap."""
+    from celery import Celery  # noqa: PLC0415
+
     app = Celery("smsq-producer", set_as_current=False)
     app.conf.update(broker_options(get_settings()))
     return app

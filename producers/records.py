@@ -7,6 +7,7 @@ caller got a :class:`producers.errors.RateLimited` instead of a ticket.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -53,7 +54,8 @@ class Ticket:
 class SendStatus:
     """A send record as a status lookup shows it (the phone masked)."""
 
-    ticket: str
+    #: The send's ticket (the ``id`` of the :class:`Ticket` that ``send_code`` returned).
+    id: str
     state: SendState
     masked_phone: str
     lane: str
@@ -85,7 +87,7 @@ class SendStatus:
         sent_at = _float(data.get("sent_at"))
         created_at = float(data["created_at"])
         return cls(
-            ticket=ticket,
+            id=ticket,
             state=state,
             masked_phone=data["masked"],
             lane=data["lane"],
@@ -111,6 +113,15 @@ class CheckResult:
     attempts_left: int
     #: The send that was verified, when the check passed and smsq knows it.
     ticket: str | None = None
+
+
+def as_json(record: Ticket | SendStatus | CheckResult) -> dict[str, object]:
+    """A result as plain JSON data, the send's id under the key ``ticket`` (as the gateway and the
+    command line print it)."""
+    data = dataclasses.asdict(record)
+    if "id" in data:
+        data = {"ticket": data.pop("id"), **data}
+    return data
 
 
 def _float(value: str | None) -> float | None:

@@ -15,13 +15,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from producers.constants import NO_CLOUD_PROBES
 from producers.process import reset_caches
-from smsq.devstack.processes import Stack, free_port, redis_answers
+from smsq.devstack.processes import Stack, redis_answers
 from smsq.emulator.remote import EmulatorRemote
+from smsq.net import free_port
 
 # Set before any SDK import: the credentials chain must never probe 100.100.100.200 or a CLI profile.
-os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
-os.environ["ALIBABA_CLOUD_CLI_PROFILE_DISABLED"] = "true"
+os.environ.update(NO_CLOUD_PROBES)
 for _leak in (
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -37,6 +36,7 @@ import redis
 from producers.constants import lane_limiter_name, limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate
+from producers.scripts import Scripts
 
 if TYPE_CHECKING:
     from producers.settings import Settings
@@ -49,11 +49,6 @@ DEFAULT_PENALTY_FACTOR = 2.0
 ACCOUNT_LIMITER = "account"
 
 _MICROS = 1_000_000
-
-
-def lane_limiter(lane: str) -> str:
-    """Limiter name of a lane, e.g. ``lane:login``."""
-    return lane_limiter_name(lane)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +84,16 @@ class Decision:
         return self.reserved and self.go_after_s == 0
 
 
-def _script_source() -> str:
-    return (resources.files("worker") / "lua" / "gcra.lua").read_text(encoding="utf-8")
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """A lane's limiter as :meth:`UpstreamLimiter.lane_state` reads it."""
+
+    #: Seconds until the lane's next token is free (0 when a send may go now).
+    next_slot_in_s: float
+    #: The slowdown factor in force after provider throttling (1.0 = none).
+    slowdown: float
+    #: Seconds the slowdown still lasts.
+    slowdown_left_s: float
 
 
 class UpstreamLimiter:
@@ -106,10 +109,10 @@ class UpstreamLimiter:
         max_wait_s: float = 0.0,
     ) -> None:
         self._redis = client
-        self._script = client.register_script(_script_source())
+        self._scripts = Scripts(client, "worker")
         self._account = Limiter.from_rate(ACCOUNT_LIMITER, account, burst) if account else None
         self._lanes = {
-            lane: Limiter.from_rate(lane_limiter(lane), rate, burst) for lane, rate in lanes.items()
+            lane: Limiter.from_rate(lane_limiter_name(lane), rate, burst) for lane, rate in lanes.items()
         }
         self.max_wait_s = max_wait_s
 
@@ -143,10 +146,7 @@ class UpstreamLimiter:
         args: list[Any] = [round(max_wait_s * _MICROS), "" if now_us is None else int(now_us)]
         for item in limiters:
             args += [item.interval_us, item.burst]
-        try:
-            wait_us, reserved, binding = self._script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable for the upstream limiter") from exc
+        wait_us, reserved, binding = self._scripts.run("gcra", keys, args)
         name = limiters[int(binding) - 1].name if int(binding) else None
         return Decision(int(wait_us) / _MICROS, bool(int(reserved)), name)
 
@@ -161,11 +161,21 @@ class UpstreamLimiter:
         except redis.RedisError as exc:
             raise ServiceUnavailable("Redis is unavailable for the upstream limiter") from exc
 
-    def slowdown(self, lane: str) -> float:
-        """The lane's current slowdown factor (1.0 when no penalty is in force)."""
+    def lane_state(self, lane: str) -> LaneState:
+        """Where ``lane``'s limiter stands now, on the Redis clock (for people and metrics)."""
         name = self.limiters(lane)[0].name
         try:
-            value = self._redis.get(penalty_key(name))
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(limiter_key(name))
+            pipe.get(penalty_key(name))
+            pipe.pttl(penalty_key(name))
+            pipe.time()
+            tat, factor, penalty_ms, (seconds, micros) = pipe.execute()
         except redis.RedisError as exc:
             raise ServiceUnavailable("Redis is unavailable for the upstream limiter") from exc
-        return float(value) if value else 1.0
+        now_us = int(seconds) * _MICROS + int(micros)
+        return LaneState(
+            next_slot_in_s=max(0, int(tat or 0) - now_us) / _MICROS,
+            slowdown=float(factor) if factor else 1.0,
+            slowdown_left_s=max(0, int(penalty_ms)) / 1000 if factor else 0.0,
+        )

@@ -1,4 +1,4 @@
-"""Limits as data: the ``"N/period;…"`` notation, parsed once (STYLE rule 7).
+"""Limits as data: the ``"N/period;…"`` notation, parsed once.
 
 How a limit is counted and where it is stored live elsewhere (abuse limits in the producer's Redis
 scripts, the upstream GCRA in ``worker.limiter``); this package only says what a limit is.

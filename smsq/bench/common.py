@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from producers.process import reset_caches
-from smsq.devstack.processes import Child, Stack, free_port
+from smsq.devstack.processes import Child, Stack, worker_arguments
 from smsq.emulator.remote import EmulatorRemote
+from smsq.net import free_port
 
 KEY_ID = "bench-key"
 KEY_SECRET = "bench-secret-0123456789"
@@ -183,13 +184,13 @@ class Bed:
         group = Workers()
         for index in range(count):
             node = f"{name}{index}-{secrets.token_hex(3)}@bench"
+            arguments = worker_arguments(queues=queues, concurrency=concurrency, pool="threads", node=node)
+            # no gossip or mingle chatter between benchmark workers (remote control stays on)
             argv = [
-                sys.executable, "-m", "celery", "-A", app, "worker",
-                "-Q", ",".join(queues), "-c", str(concurrency), "-P", "threads",
-                "-n", node, "--loglevel", "INFO",
-                # no gossip or mingle chatter between benchmark workers (remote control stays on)
-                "--without-gossip", "--without-mingle",
-            ]  # fmt: skip
+                *(sys.executable, "-m", "celery", "-A", app, "worker"),
+                *arguments,
+                *("--without-gossip", "--without-mingle"),
+            ]
             group.children.append(self.stack.spawn(f"{name}{index}", argv, env))
             group.nodes.append(node)
         for child in group.children:

@@ -25,8 +25,9 @@ from urllib.parse import urlencode
 
 from alibabacloud_tea_openapi.utils import Utils
 
-from smsq.devstack.processes import Stack, free_port
+from smsq.devstack.processes import Stack
 from smsq.emulator.signing import ACS3_HMAC_SHA256, EMPTY_SHA256, acs3_signature
+from smsq.net import free_port
 
 KEY_ID, KEY_SECRET = "bench-key", "bench-secret"
 CLIENT_PROCESSES = (

@@ -1,4 +1,4 @@
-"""Lane precision (issue 4, acceptance 4 and 5): the shared GCRA against the provider's flow control.
+"""Lane precision: the shared GCRA against the provider's flow control; lanes do not wait on each other.
 
 ``rate``: a lane limited to 50/s is kept saturated by 3 worker processes (threads) for ``duration_s``
 (30 s; ``--quick`` 3 s) while the emulator allows that key 50 requests/s. From the emulator's own

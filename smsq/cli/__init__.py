@@ -11,6 +11,9 @@ from typing import Any
 
 import click
 
+from producers.errors import ConfigurationError
+from smsq.cli.exits import ExitCode
+
 # command name -> "module:attribute" of a click.Command
 COMMANDS = {
     "bench": "smsq.cli.bench_cmd:bench",
@@ -27,7 +30,15 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
-    """A click group that imports a subcommand's module only when it is used."""
+    """A click group that imports a subcommand's module only when it is used, and turns a bad
+    configuration into one line and exit status 2, before anything starts."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            click.echo(f"smsq: configuration error: {exc}", err=True)
+            ctx.exit(ExitCode.INVALID)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

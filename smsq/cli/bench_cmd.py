@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from smsq.devstack.processes import SAFE_ENV
+from producers.constants import NO_CLOUD_PROBES
 
 #: Benchmark names, in the order ``all`` runs them (``smsq.bench.BENCHMARKS`` maps them to modules).
 NAMES = ("enqueue", "throughput", "check", "limiter", "emulator")
@@ -44,7 +44,7 @@ def bench(which: str, quick: bool, json_path: Path | None, plot_path: Path | Non
     fails on a timing. The exit status is 1 only when a benchmark could not run.
     """
     # Before the SDK loads anywhere: never probe a metadata address or a CLI profile.
-    os.environ.update(SAFE_ENV)
+    os.environ.update(NO_CLOUD_PROBES)
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise click.UsageError("--plot needs matplotlib: pip install 'smsq[dev]'")
     report_module: Any = importlib.import_module("smsq.bench.report")

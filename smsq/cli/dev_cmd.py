@@ -8,8 +8,9 @@ import time
 
 import click
 
-from smsq.devstack.local import STATE_FILE, LocalStack, port_or_free, start_core, start_worker
+from smsq.devstack.local import STATE_FILE, LocalStack, start_core, start_worker
 from smsq.devstack.processes import running_stack
+from smsq.net import port_or_free
 
 
 def _banner(local: LocalStack) -> str:

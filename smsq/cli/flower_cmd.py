@@ -14,13 +14,13 @@ Flower reads like ``--basic-auth``.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 
 import click
 
 from producers.settings import get_settings
+from smsq.net import is_loopback
 
 #: Flower's own default port.
 DEFAULT_PORT = 5555
@@ -28,16 +28,6 @@ DEFAULT_PORT = 5555
 DEFAULT_MAX_TASKS = 10_000
 #: Forget a worker this long after it went offline: KEDA and ``--scale`` add and remove workers all day.
 DEFAULT_PURGE_OFFLINE_WORKERS_S = 600
-
-
-def is_loopback(address: str) -> bool:
-    """True when ``address`` only accepts connections from this host (``""`` means every interface)."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost, or "": may resolve to anything
 
 
 def valid_basic_auth(value: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import signal
 
@@ -13,16 +12,7 @@ from aiohttp import web
 from producers.logs import install_redaction
 from producers.settings import get_settings
 from smsq.gateway.app import GatewayConfig, create_app
-
-
-def _loopback(host: str) -> bool:
-    """True when ``host`` is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name or "" (every interface): assume it is reachable from outside
+from smsq.net import is_loopback
 
 
 @click.command()
@@ -42,7 +32,7 @@ def gateway(host: str, port: int, trust_forwarded: bool) -> None:
     token = None if secret is None else secret.get_secret_value()
     if token is not None and not token.strip():
         raise click.UsageError("SMSQ_GATEWAY_TOKEN is set but empty; unset it or give a token")
-    if token is None and not _loopback(host):
+    if token is None and not is_loopback(host):
         click.echo(
             f"WARNING: the gateway listens on {host!r}, beyond loopback, without a token: anyone who can "
             "reach it can send SMS on your account. Set SMSQ_GATEWAY_TOKEN or bind 127.0.0.1.",

@@ -7,27 +7,22 @@ import time
 from typing import Any
 
 import click
-import redis
 
 from producers import constants
 from producers.connections import get_redis
 from producers.publisher import producer_app
 from producers.settings import get_settings, redacted_url
 from producers.store import check_results
+from worker.limiter import LaneState, UpstreamLimiter
 
 MINUTES = 5
 _OUTCOMES = ("queued", "sent", "verified", "failed", "expired")
 
 
-def _limiter_state(client: redis.Redis, lane: str, now_us: int) -> str:
-    name = constants.lane_limiter_name(lane)
-    tat, penalty = client.mget(constants.limiter_key(name), constants.penalty_key(name))
-    parts = []
-    backlog_ms = (int(tat) - now_us) / 1000 if tat else 0.0
-    parts.append(f"next slot in {backlog_ms:.0f} ms" if backlog_ms > 0 else "free now")
-    if penalty:
-        ttl = client.pttl(constants.penalty_key(name))
-        parts.append(f"slowed x{float(penalty):g} for {max(ttl, 0) / 1000:.1f} s (provider throttling)")
+def _limiter_text(state: LaneState) -> str:
+    parts = [f"next slot in {state.next_slot_in_s * 1000:.0f} ms" if state.next_slot_in_s else "free now"]
+    if state.slowdown > 1:
+        parts.append(f"slowed x{state.slowdown:g} for {state.slowdown_left_s:.1f} s (provider throttling)")
     return "; ".join(parts)
 
 
@@ -35,6 +30,7 @@ def collect() -> dict[str, Any]:
     """Everything the overview shows, as data."""
     settings = get_settings()
     client = get_redis()
+    limiter = UpstreamLimiter.from_settings(settings, client)
     replies = producer_app().control.ping(timeout=1.0) or []
     workers = sorted(name for reply in replies for name in reply)
     seconds, micros = client.time()
@@ -61,7 +57,7 @@ def collect() -> dict[str, Any]:
                 "lane": lane,
                 "depth": depth,
                 "rate": str(settings.lanes[lane]),
-                "limiter": _limiter_state(client, lane, now_us),
+                "limiter": _limiter_text(limiter.lane_state(lane)),
             }
             for lane, depth in zip(lanes, depths, strict=True)
         ],

@@ -1,4 +1,9 @@
-"""``smsq worker``: run a Celery worker for the configured lanes (``celery -A worker.app worker``)."""
+"""``smsq worker``: run a Celery worker for the configured lanes (``celery -A worker.app worker``).
+
+The worker runs in this process (``app.worker_main``) on the app object imported from the installed
+``worker`` package, so a ``worker.py`` or ``producers/`` in the current directory cannot shadow it:
+Celery's ``-A`` lookup imports through the current directory, this command never does.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ import time
 
 import click
 
-from producers.constants import queue_for_lane
+from producers.constants import NO_CLOUD_PROBES, queue_for_lane
+from producers.process import reset_caches
 from producers.settings import get_settings
+from smsq.devstack.processes import worker_arguments
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -42,37 +49,26 @@ def worker(
     max_age: float,
     celery_args: tuple[str, ...],
 ) -> None:
-    """Run a Celery worker for smsq; extra arguments go to ``celery worker`` unchanged."""
+    """Run a Celery worker for smsq; extra arguments go to ``celery worker`` unchanged.
+
+    A bad configuration stops it before it connects, so it never takes a send it cannot deliver."""
     settings = get_settings()
     if healthcheck:
         beat = pathlib.Path(settings.heartbeat_file)
         fresh = beat.exists() and time.time() - beat.stat().st_mtime < max_age
         click.echo("alive" if fresh else "no recent heartbeat")
         sys.exit(0 if fresh else 1)
-    env = dict(os.environ)
-    env.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-    env.setdefault("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+    for name, value in NO_CLOUD_PROBES.items():
+        os.environ.setdefault(name, value)
     if metrics_port is not None:
-        env["SMSQ_METRICS_PORT"] = str(metrics_port)
-    if pool == "prefork" and "PROMETHEUS_MULTIPROC_DIR" not in env:
+        os.environ["SMSQ_METRICS_PORT"] = str(metrics_port)
+    if pool == "prefork" and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # one file per pool process, added up by this host's /metrics
-        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="smsq-metrics-")
-    queue_list = queues or ",".join(queue_for_lane(lane) for lane in settings.lanes)
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.app",
-        "worker",
-        "-Q",
-        queue_list,
-        "-c",
-        str(concurrency),
-        "-P",
-        pool,
-        "--loglevel",
-        loglevel,
-        *celery_args,
-    ]
-    os.execve(sys.executable, argv, env)  # noqa: S606 - replace this process: signals reach Celery
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="smsq-metrics-")
+    reset_caches()  # the settings again, with the variables set above
+    lanes = get_settings().lanes
+    queue_list = queues.split(",") if queues else [queue_for_lane(lane) for lane in lanes]
+    from worker.app import app  # noqa: PLC0415 - only this command loads Celery's worker side
+
+    arguments = worker_arguments(queues=queue_list, concurrency=concurrency, pool=pool, loglevel=loglevel)
+    app.worker_main(["worker", *arguments, *celery_args])

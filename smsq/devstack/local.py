@@ -6,7 +6,6 @@ Provider: real Alibaba when credentials are configured, else the emulator with g
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -14,21 +13,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from producers.constants import NO_CLOUD_PROBES
 from producers.settings import get_settings
-from smsq.devstack.processes import SAFE_ENV, Stack, free_port, http_ok, redis_answers
+from smsq.devstack.processes import Stack, http_ok, redis_answers
+from smsq.net import port_or_free
 
 #: Where a running ``smsq dev`` describes itself, so ``smsq demo`` can reuse it.
 STATE_FILE = Path(tempfile.gettempdir()) / "smsq-dev.json"
-
-
-def port_or_free(preferred: int) -> int:
-    """``preferred`` if nothing listens there, else any free port."""
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock, contextlib.suppress(OSError):
-        sock.bind(("127.0.0.1", preferred))
-        return preferred
-    return free_port()
 
 
 @dataclass
@@ -67,7 +58,7 @@ def start_core(
 ) -> LocalStack:
     """Start Redis (unless one answers) and the emulator (unless Alibaba credentials are set)."""
     settings = get_settings()
-    local = LocalStack(env=dict(SAFE_ENV))
+    local = LocalStack(env=dict(NO_CLOUD_PROBES))
     if redis_answers(settings.redis_dsn):
         local.redis_url = settings.redis_dsn
     else:

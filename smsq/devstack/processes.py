@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,16 @@ from pathlib import Path
 
 import redis
 
-#: Variables every child gets: the credentials chain must never probe a metadata address or a profile.
-SAFE_ENV = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true", "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true"}
+from producers.constants import NO_CLOUD_PROBES
+from smsq.net import free_port
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def worker_arguments(
+    *, queues: Sequence[str], concurrency: int, pool: str, node: str | None = None, loglevel: str = "INFO"
+) -> list[str]:
+    """The options of ``celery worker`` for smsq's workers, built in this one place."""
+    arguments = ["-Q", ",".join(queues), "-c", str(concurrency), "-P", pool, "--loglevel", loglevel]
+    return [*arguments, "-n", node] if node else arguments
 
 
 def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
@@ -125,13 +124,20 @@ class Stack:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smsq-stack-")))
     children: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
-        """Start ``argv`` with its output in ``log_dir/name.log``."""
+    def spawn(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Child:
+        """Start ``argv`` (in ``cwd``, default this process's) with its output in ``log_dir/name.log``."""
         log_path = self.log_dir / f"{name}.log"
-        child_env = {**os.environ, **SAFE_ENV, **(env or {})}
+        child_env = {**os.environ, **NO_CLOUD_PROBES, **(env or {})}
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: S603 - argv is built by us, never from user text
-                list(argv), env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                list(argv),
+                env=child_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=cwd,
             )
         child = Child(name, process, log_path)
         self.children.append(child)
@@ -209,30 +215,13 @@ class Stack:
         name: str = "worker",
         extra_args: Sequence[str] = (),
     ) -> Child:
-        """Start a Celery worker on the given queues; return without waiting for it."""
-        return self.spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.app",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "-c",
-                str(concurrency),
-                "-P",
-                pool,
-                "-n",
-                f"{name}-{secrets.token_hex(3)}@%h",
-                "--loglevel",
-                "INFO",
-                *extra_args,
-            ],
-            env,
+        """Start a Celery worker on the given queues (``celery -A worker.app worker …``, the command a
+        Celery user would type); return without waiting for it."""
+        arguments = worker_arguments(
+            queues=queues, concurrency=concurrency, pool=pool, node=f"{name}-{secrets.token_hex(3)}@%h"
         )
+        argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", *arguments, *extra_args]
+        return self.spawn(name, argv, env)
 
     def flower(self, env: Mapping[str, str], port: int, broker_url: str) -> str:
         """Start Flower on ``port``; return its URL."""

@@ -17,7 +17,6 @@ query string, and with anything that looks like a phone number in the path maske
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import hmac
 import ipaddress
@@ -46,7 +45,6 @@ from producers import (
     Refused,
     ServiceUnavailable,
     SmsqError,
-    Ticket,
     TicketNotFound,
     check_code,
     get_status,
@@ -54,6 +52,7 @@ from producers import (
     send_code,
 )
 from producers.connections import get_redis
+from producers.records import as_json
 
 log = logging.getLogger("smsq.gateway")
 
@@ -297,11 +296,6 @@ _SEND_FIELDS = frozenset({"phone", "purpose", "client_ip", "idempotency_key", "l
 _CHECK_FIELDS = frozenset({"phone", "code"})
 
 
-def _ticket_json(ticket: Ticket) -> dict[str, object]:
-    data = dataclasses.asdict(ticket)
-    return {"ticket": data.pop("id"), **data}
-
-
 async def post_code(request: web.Request) -> web.Response:
     """Queue a verification SMS (``send_code``); 202 with the ticket."""
     body = await _json_object(request, _SEND_FIELDS)
@@ -320,7 +314,7 @@ async def post_code(request: web.Request) -> web.Response:
     )
     ticket = await _blocking(request, call)
     location = request.app.router["status"].url_for(ticket=ticket.id)
-    return web.json_response(_ticket_json(ticket), status=202, headers={"Location": str(location)})
+    return web.json_response(as_json(ticket), status=202, headers={"Location": str(location)})
 
 
 async def post_check(request: web.Request) -> web.Response:
@@ -329,13 +323,13 @@ async def post_check(request: web.Request) -> web.Response:
     phone = _required(body, "phone", InvalidPhoneNumber)
     code = _required(body, "code", InvalidCode)
     result = await _blocking(request, functools.partial(check_code, phone, code))
-    return web.json_response(dataclasses.asdict(result))
+    return web.json_response(as_json(result))
 
 
 async def get_code(request: web.Request) -> web.Response:
     """Where a send is (``get_status``)."""
     status = await _blocking(request, functools.partial(get_status, request.match_info["ticket"]))
-    return web.json_response(dataclasses.asdict(status))
+    return web.json_response(as_json(status))
 
 
 def _redis_answers() -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from producers.constants import NO_CLOUD_PROBES
 from smsq.bench import BENCHMARKS
 from smsq.bench.limiter import max_in_window
 from smsq.bench.report import ratios, targets
@@ -20,15 +21,11 @@ from smsq.bench.report import ratios, targets
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 @pytest.mark.timeout(240)
 def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_path: Path) -> None:
     json_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
-    env = {
-        **os.environ,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
-    }
+    env = {**os.environ, **NO_CLOUD_PROBES}
     completed = subprocess.run(
         [
             sys.executable,

@@ -199,6 +199,6 @@ def test_flower_gets_its_secrets_through_the_environment_not_the_command_line(
     [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("", False)],
 )
 def test_only_loopback_addresses_count_as_private(address: str, loopback: bool) -> None:
-    from smsq.cli.flower_cmd import is_loopback
+    from smsq.net import is_loopback
 
     assert is_loopback(address) is loopback

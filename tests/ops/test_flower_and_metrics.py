@@ -16,7 +16,8 @@ import uuid
 import pytest
 
 from producers import SendState, mask_phone, send_code
-from smsq.devstack.processes import Stack, free_port, http_ok, wait_until
+from smsq.devstack.processes import Stack, http_ok, wait_until
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle, clear_process_caches
 from tests.e2e.helpers import wait_final
 

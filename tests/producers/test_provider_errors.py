@@ -14,7 +14,7 @@ import pytest
 from producers import errors
 from producers.provider import DypnsapiProvider
 from producers.settings import Settings, get_settings
-from smsq.devstack.processes import free_port
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle
 
 CASES = [

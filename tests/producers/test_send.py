@@ -18,7 +18,7 @@ from producers import (
     get_status,
     send_code,
 )
-from smsq.devstack.processes import free_port
+from smsq.net import free_port
 from tests.conftest import clear_process_caches
 
 

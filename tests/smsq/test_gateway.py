@@ -17,7 +17,8 @@ import pytest
 import redis
 
 from producers import InvalidInput, ProviderThrottled, SmsqError
-from smsq.devstack.processes import Child, Stack, free_port, wait_until
+from smsq.devstack.processes import Child, Stack, wait_until
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle, smsq_environment
 
 

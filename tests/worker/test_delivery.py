@@ -300,7 +300,9 @@ def test_a_send_held_by_a_live_run_is_looked_at_again_soon_not_dropped(delivery:
 def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery) -> None:
     ticket = admit(delivery, "13522223343")
     delivery.store.claim(ticket, lease_s=30, token="owner")
-    state = delivery.store.finish(ticket, SendState.QUEUED, phone="13522223343", code_ttl_s=300, token="stale")
+    state = delivery.store.finish(
+        ticket, SendState.QUEUED, phone="13522223343", code_ttl_s=300, token="stale"
+    )
     assert state == "sending"
 
 

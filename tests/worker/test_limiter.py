@@ -26,7 +26,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from producers.constants import limiter_key, penalty_key
+from producers.constants import lane_limiter_name, limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate
 from producers.settings import Settings
@@ -36,7 +36,6 @@ from worker.limiter import (
     Decision,
     Limiter,
     UpstreamLimiter,
-    lane_limiter,
 )
 
 T0 = 1_700_000_000_000_000  # a realistic server time in µs: large enough to catch float formatting
@@ -91,10 +90,10 @@ def test_a_wait_beyond_max_wait_reserves_nothing(redis_client: redis.Redis) -> N
 def test_when_the_account_cap_refuses_the_lane_keeps_its_token(redis_client: redis.Redis) -> None:
     limiter = make(redis_client, account=Rate(1, 1), a=Rate(50, 1), b=Rate(50, 1))
     assert limiter.acquire("a", 0, now_us=T0).go_now
-    lane_b_before = redis_client.get(limiter_key(lane_limiter("b")))
+    lane_b_before = redis_client.get(limiter_key(lane_limiter_name("b")))
     answer = limiter.acquire("b", 0, now_us=T0)
     assert answer == Decision(1.0, False, ACCOUNT_LIMITER)
-    assert redis_client.get(limiter_key(lane_limiter("b"))) == lane_b_before is None
+    assert redis_client.get(limiter_key(lane_limiter_name("b"))) == lane_b_before is None
     assert limiter.acquire("b", 0, now_us=T0 + SECOND).go_now
 
 
@@ -151,20 +150,20 @@ def test_an_interval_is_rounded_up_so_the_limiter_is_never_faster_than_the_rate(
 def test_state_keys_expire_when_their_tat_passes_so_idle_limiters_vanish(redis_client: redis.Redis) -> None:
     limiter = make(redis_client, account=Rate(1, 10), a=Rate(1, 1))
     assert limiter.acquire("a", 0).go_now
-    assert 0 < redis_client.pttl(limiter_key(lane_limiter("a"))) <= 1_000
+    assert 0 < redis_client.pttl(limiter_key(lane_limiter_name("a"))) <= 1_000
     assert 9_000 < redis_client.pttl(limiter_key(ACCOUNT_LIMITER)) <= 10_000
 
 
 def test_simulated_time_sets_no_ttl(redis_client: redis.Redis) -> None:
     make(redis_client).acquire("a", 0, now_us=T0)
-    assert redis_client.pttl(limiter_key(lane_limiter("a"))) == -1
+    assert redis_client.pttl(limiter_key(lane_limiter_name("a"))) == -1
 
 
 def test_the_server_clock_is_used_when_no_time_is_given(redis_client: redis.Redis) -> None:
     limiter = make(redis_client, a=Rate(1, 3600))
     assert limiter.acquire("a", 0).go_now
     seconds, micros = redis_client.time()
-    tat = int(redis_client.get(limiter_key(lane_limiter("a"))) or 0)
+    tat = int(redis_client.get(limiter_key(lane_limiter_name("a"))) or 0)
     assert 0 < tat - (seconds * SECOND + micros) <= 3600 * SECOND
 
 
@@ -174,14 +173,14 @@ def test_the_server_clock_is_used_when_no_time_is_given(redis_client: redis.Redi
 def test_a_penalty_halves_the_lane_rate_and_lifting_it_restores_the_rate(redis_client: redis.Redis) -> None:
     limiter = make(redis_client, account=Rate(400, 1))
     limiter.penalize("a", 60)
-    assert limiter.slowdown("a") == 2.0
-    assert 0 < redis_client.pttl(penalty_key(lane_limiter("a"))) <= 60_000
+    assert limiter.lane_state("a").slowdown == 2.0
+    assert 0 < redis_client.pttl(penalty_key(lane_limiter_name("a"))) <= 60_000
     limiter.acquire("a", 0, now_us=T0)
     assert limiter.acquire("a", 0, now_us=T0).go_after_s == pytest.approx(0.04)
-    redis_client.delete(penalty_key(lane_limiter("a")))  # what the key's expiry does
+    redis_client.delete(penalty_key(lane_limiter_name("a")))  # what the key's expiry does
     limiter.acquire("a", 0, now_us=T0 + 40_000)
     assert limiter.acquire("a", 0, now_us=T0 + 40_000).go_after_s == pytest.approx(0.02)
-    assert limiter.slowdown("a") == 1.0
+    assert limiter.lane_state("a").slowdown == 1.0
 
 
 def test_a_penalty_slows_only_its_lane(redis_client: redis.Redis) -> None:
@@ -198,10 +197,10 @@ def test_a_penalty_lifts_itself_when_its_key_expires(redis_client: redis.Redis) 
     limiter = make(redis_client)
     limiter.penalize("a", 0.05)
     for _ in range(200):  # wait for Redis to expire the key; no assertion on how long that takes
-        if limiter.slowdown("a") == 1.0:
+        if limiter.lane_state("a").slowdown == 1.0:
             break
         time.sleep(0.05)
-    assert limiter.slowdown("a") == 1.0
+    assert limiter.lane_state("a").slowdown == 1.0
 
 
 def test_a_penalty_needs_a_factor_of_at_least_one(redis_client: redis.Redis) -> None:
@@ -294,13 +293,13 @@ class LimiterAgainstModel(RuleBasedStateMachine):
     @rule(lane=st.sampled_from(["a", "b"]), factor=st.sampled_from([1.0, 1.5, 2.0, 3.0]))
     def penalize(self, lane: str, factor: float) -> None:
         self.limiter.penalize(lane, 3600, factor)
-        self.model.penalties[lane_limiter(lane)] = factor
+        self.model.penalties[lane_limiter_name(lane)] = factor
 
     @precondition(lambda self: self.model.penalties)
     @rule(lane=st.sampled_from(["a", "b"]))
     def penalty_expires(self, lane: str) -> None:
-        self.client.delete(penalty_key(lane_limiter(lane)))
-        self.model.penalties.pop(lane_limiter(lane), None)
+        self.client.delete(penalty_key(lane_limiter_name(lane)))
+        self.model.penalties.pop(lane_limiter_name(lane), None)
 
     @invariant()
     def redis_holds_the_models_state(self) -> None:

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from smsq.cli import main
 from smsq.cli.emulator_cmd import emulator as smsq_emulator
-from smsq.devstack.processes import free_port
 from smsq.emulator.cli import emulator as emulator_command
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle
 from tests.smsq.emulator.emu_helpers import fresh_phone, send_request
 

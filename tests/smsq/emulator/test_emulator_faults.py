@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from smsq.devstack.processes import free_port
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle
 from tests.smsq.emulator.emu_helpers import check_request, fresh_phone, outcome_of
 

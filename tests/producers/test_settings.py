@@ -1,0 +1,146 @@
+"""Configuration fails fast, in one line that names the variable; values with a normal form are normalised."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from producers import ConfigurationError, RateLimited, SmsqError, configure, send_code
+from producers.constants import NO_CLOUD_PROBES
+from producers.limits import Rate
+from producers.settings import get_settings, redacted_url
+from tests.conftest import clear_process_caches
+
+SMSQ = str(Path(sys.executable).parent / "smsq")
+
+#: variable, bad value, a fragment the message must contain (what is wrong)
+BAD_VALUES = [
+    ("SMSQ_LANES", "not json", "not valid JSON"),
+    ("SMSQ_LANES", '{"vip":"fast"}', "lane 'vip'"),
+    ("SMSQ_LANES", "{}", "non-empty"),
+    ("SMSQ_PHONE_LIMITS", "1/fortnight", "unknown unit 'fortnight'"),
+    ("SMSQ_IP_LIMITS", "5/minute;", "empty rule"),
+    ("SMSQ_ACCOUNT_RATE", "1/second;2/minute", "exactly one rate rule"),
+    ("SMSQ_MONITOR_RULES", "prefx", "names no limit scope"),
+    ("SMSQ_MONITOR_RULES", "prefix:1/second", "not a configured rule"),
+    ("SMSQ_SEND_DEADLINE_S", "400", "must not exceed SMSQ_CODE_TTL_S"),
+    ("SMSQ_SAFE_NUMBERS", "12345", "not a mainland China mobile number"),
+    ("SMSQ_TEMPLATE_PARAM", '{"code":"1234"}', '"##code##"'),
+    ("SMSQ_CODE_LENGTH", "three", "valid integer"),
+]
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """This process's settings read afresh from an environment without SMSQ_* variables."""
+    for name in list(os.environ):
+        if name.startswith("SMSQ_"):
+            monkeypatch.delenv(name)
+    clear_process_caches()
+    yield monkeypatch
+    clear_process_caches()
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), BAD_VALUES)
+def test_a_bad_value_raises_a_configuration_error_naming_the_variable_in_one_line(
+    environment: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    environment.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    message = str(raised.value)
+    assert message.startswith(f"{variable}") or f" {variable}" in message
+    assert problem in message
+    assert "\n" not in message
+    assert isinstance(raised.value, SmsqError)
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), BAD_VALUES)
+def test_configure_refuses_the_same_values_from_code(
+    environment: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        configure({variable: value})
+
+
+def test_configure_names_an_unknown_setting_and_values_given_in_code_win_over_the_environment(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigurationError, match="SMSQ_LANE: not a smsq setting"):
+        configure({"SMSQ_LANE": "x"})
+    environment.setenv("SMSQ_PHONE_LIMITS", "1/minute")
+    environment.setenv("SMSQ_IP_LIMITS", "7/hour")
+    settings = configure(phone_limits="3/minute")
+    assert settings.phone_limits == (Rate(3, 60),)
+    assert settings.ip_limits == (Rate(7, 3600),)
+    assert get_settings() is settings
+
+
+def test_rates_lanes_and_numbers_arrive_parsed(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SMSQ_LANES", '{"default": "50/second", "bulk": "3/10minutes"}')
+    environment.setenv("SMSQ_SAFE_NUMBERS", "+86 135-1111-2222, 8613900000001")
+    environment.setenv("SMSQ_MONITOR_RULES", "prefix,phone:1/minute")
+    settings = get_settings()
+    assert settings.lanes == {"default": Rate(50, 1), "bulk": Rate(3, 600)}
+    assert settings.safe_numbers == {"13511112222", "13900000001"}
+    assert settings.monitor_rules == {"prefix", "phone:1/minute"}
+    assert settings.account_rate == Rate(400, 1)
+
+
+def test_an_error_never_prints_a_secret(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SMSQ_REDIS_URL", "redis://:hunter2-password@10.0.0.1:6379/0")
+    environment.setenv("SMSQ_GATEWAY_TOKEN", "tok-0123456789abcdefghijklmnopqrstuv")
+    environment.setenv("SMSQ_SEND_DEADLINE_S", "400")  # a model-level error: the whole input is at hand
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    shown = f"{raised.value!s} {raised.value!r} {raised.value.__cause__!r} {raised.value.__context__!r}"
+    assert "hunter2" not in shown and "0123456789abcdef" not in shown
+    assert redacted_url("redis://:hunter2-password@10.0.0.1:6379/0") == "redis://:***@10.0.0.1:6379/0"
+
+
+def test_a_safe_number_written_in_any_form_bypasses_the_limits(
+    smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "50/second", "parked": "1/second"}')
+    monkeypatch.setenv("SMSQ_PHONE_LIMITS", "1/minute")
+    monkeypatch.setenv("SMSQ_SAFE_NUMBERS", "+86 135-1111-2222")
+    clear_process_caches()
+    first = send_code("13511112222", lane="parked")
+    second = send_code("135 1111 2222", lane="parked")
+    assert first.id != second.id
+    with pytest.raises(RateLimited):  # an unlisted number is still limited
+        send_code("13511112223", lane="parked")
+        send_code("13511112223", lane="parked")
+    redis_client.delete("smsq.parked")
+
+
+def _run_cli(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("SMSQ_")}
+    return subprocess.run(
+        [SMSQ, *argv],
+        env={**clean, **NO_CLOUD_PROBES, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), BAD_VALUES[:9])
+@pytest.mark.parametrize("command", [["worker"], ["gateway", "--port", "0"], ["send", "13511112222"]])
+def test_commands_exit_2_with_one_line_before_starting_anything(
+    command: list[str], variable: str, value: str, problem: str
+) -> None:
+    # an unreachable Redis: a command that started anything before reading its settings would hang
+    # or fail differently
+    result = _run_cli(command, {variable: value, "SMSQ_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("smsq: configuration error: ") and variable in lines[0] and problem in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
