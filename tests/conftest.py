@@ -8,6 +8,7 @@ and flush only that database, which belongs to the test run.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +24,8 @@ from smsq.net import free_port
 
 # Set before any SDK import: the credentials chain must never probe 100.100.100.200 or a CLI profile.
 os.environ.update(NO_CLOUD_PROBES)
+# The dev stack's key and description live in a folder of this test run, not the user's home.
+os.environ["SMSQ_DEV_HOME"] = tempfile.mkdtemp(prefix="smsq-dev-home-")
 for _leak in (
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",

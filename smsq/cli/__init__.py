@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": "smsq.cli.demo_cmd:demo",
     "dev": "smsq.cli.dev_cmd:dev",
     "emulator": "smsq.cli.emulator_cmd:emulator",
+    "env": "smsq.cli.env_cmd:env",
     "flower": "smsq.cli.flower_cmd:flower",
     "gateway": "smsq.cli.gateway_cmd:gateway",
     "send": "smsq.cli.client_cmds:send",

@@ -1,7 +1,12 @@
-"""Bring up the local stack ``smsq dev`` and ``smsq demo`` run on, and describe it.
+"""Bring up the local stack ``smsq dev`` and ``smsq demo`` run on, and describe it to other processes.
 
 Redis: the one at ``SMSQ_REDIS_URL`` when it answers, else an embedded ``redis-server``.
-Provider: real Alibaba when credentials are configured, else the emulator with generated keys.
+Provider: real Alibaba when credentials are configured, else the emulator with a dev key that is
+generated once and kept, so a web app configured yesterday still works today.
+
+Everything a process needs to join the stack is written to ``dev.env`` in the dev home
+(``$SMSQ_DEV_HOME``, else ``$XDG_STATE_HOME/smsq``, else ``~/.local/state/smsq``), readable by
+its owner only; ``smsq env`` prints it as exports, and a web app can load it as a dotenv file.
 """
 
 from __future__ import annotations
@@ -9,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from producers.constants import NO_CLOUD_PROBES
@@ -18,8 +23,58 @@ from producers.settings import get_settings
 from smsq.devstack.processes import Stack, http_ok, redis_answers
 from smsq.net import port_or_free
 
-#: Where a running ``smsq dev`` describes itself, so ``smsq demo`` can reuse it.
-STATE_FILE = Path(tempfile.gettempdir()) / "smsq-dev.json"
+#: The ports the stack prefers, so URLs stay the same from one start to the next (another free
+#: port is taken when one is busy; dev.env always has the ones in use).
+EMULATOR_PORT = 8085
+EMBEDDED_REDIS_PORT = 6390
+METRICS_PORT = 9808
+FLOWER_PORT = 5555
+
+
+def dev_home() -> Path:
+    """The folder holding the dev stack's key and description, created private (0700)."""
+    base = os.environ.get("SMSQ_DEV_HOME")
+    if base:
+        home = Path(base)
+    else:
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        home = Path(state) / "smsq"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o700)
+    return home
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only, never briefly readable by others."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """``NAME=value`` lines (as :func:`format_env` writes them) back into a mapping."""
+    pairs = (line.partition("=") for line in text.splitlines() if line and not line.startswith("#"))
+    return {name: json.loads(value) for name, _, value in pairs}
+
+
+def format_env(env: Mapping[str, str]) -> str:
+    """``NAME="value"`` lines, values JSON-quoted (dotenv loaders and :func:`parse_env` read them)."""
+    return "".join(f"{name}={json.dumps(value)}\n" for name, value in sorted(env.items()))
+
+
+def dev_key() -> tuple[str, str]:
+    """The emulator's access key pair for this machine's dev stack, generated on first use."""
+    path = dev_home() / "dev-key.env"
+    if path.exists():
+        stored = parse_env(path.read_text(encoding="utf-8"))
+        return stored["ALIBABA_CLOUD_ACCESS_KEY_ID"], stored["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+    key = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": f"dev-{secrets.token_hex(4)}",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secrets.token_urlsafe(24),
+    }
+    _write_private(path, "# the dev stack's emulator key (not an Alibaba key)\n" + format_env(key))
+    return key["ALIBABA_CLOUD_ACCESS_KEY_ID"], key["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
 
 
 @dataclass
@@ -34,14 +89,25 @@ class LocalStack:
     metrics_url: str | None = None
 
     def save(self, pid: int) -> None:
-        """Describe this stack for ``smsq demo`` (removed when the stack stops)."""
-        STATE_FILE.write_text(json.dumps({"pid": pid, **self.__dict__}))
+        """Describe this stack: ``dev.env`` for other processes, ``dev.json`` for ``smsq demo``."""
+        home = dev_home()
+        _write_private(
+            home / "dev.env", "# written by `smsq dev`; gone when it stops\n" + format_env(self.env)
+        )
+        _write_private(home / "dev.json", json.dumps({"pid": pid, **asdict(self)}))
+
+    @staticmethod
+    def forget() -> None:
+        """Remove the description (the stack stopped)."""
+        home = dev_home()
+        for name in ("dev.env", "dev.json"):
+            (home / name).unlink(missing_ok=True)
 
     @staticmethod
     def load_running() -> LocalStack | None:
         """The stack a live ``smsq dev`` described, if its parts still answer."""
         try:
-            data = json.loads(STATE_FILE.read_text())
+            data = json.loads((dev_home() / "dev.json").read_text(encoding="utf-8"))
             os.kill(int(data.pop("pid")), 0)
         except (OSError, ValueError, KeyError):
             return None
@@ -62,13 +128,12 @@ def start_core(
     if redis_answers(settings.redis_dsn):
         local.redis_url = settings.redis_dsn
     else:
-        local.redis_url = stack.redis()
+        local.redis_url = stack.redis(port_or_free(EMBEDDED_REDIS_PORT))
         local.redis_embedded = True
     local.env["SMSQ_REDIS_URL"] = local.redis_url
     if force_emulator or not settings.has_static_keys:
-        key_id, key_secret = f"dev-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
-        port = port_or_free(8085)
-        endpoint = stack.emulator(port, key_id, key_secret, emulator_args)
+        key_id, key_secret = dev_key()
+        endpoint = stack.emulator(port_or_free(EMULATOR_PORT), key_id, key_secret, emulator_args)
         local.emulator_url = f"http://{endpoint}"
         local.env |= {
             "SMSQ_ALIYUN_ENDPOINT": endpoint,
@@ -81,7 +146,7 @@ def start_core(
 
 def start_worker(stack: Stack, local: LocalStack, *, concurrency: int = 16) -> None:
     """Start one worker on every lane, with this host's /metrics."""
-    metrics_port = port_or_free(9808)
+    metrics_port = port_or_free(METRICS_PORT)
     env = local.env | {"SMSQ_METRICS_PORT": str(metrics_port)}
     lanes = ",".join(f"smsq.{lane}" for lane in get_settings().lanes)
     stack.worker(env, queues=lanes.split(","), concurrency=concurrency, name="worker")

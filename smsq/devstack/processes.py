@@ -224,23 +224,10 @@ class Stack:
         return self.spawn(name, argv, env)
 
     def flower(self, env: Mapping[str, str], port: int, broker_url: str) -> str:
-        """Start Flower on ``port``; return its URL."""
-        self.spawn(
-            "flower",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.app",
-                "--broker",
-                broker_url,
-                "flower",
-                f"--port={port}",
-                "--address=127.0.0.1",
-            ],
-            env,
-        )
+        """Start Flower on ``port``; return its URL. The broker URL (it may carry a password) goes in
+        the environment, as ``celery --broker`` would set it, never on a command line ``ps`` shows."""
+        argv = [sys.executable, "-m", "celery", "-A", "worker.app", "flower", f"--port={port}"]
+        self.spawn("flower", [*argv, "--address=127.0.0.1"], {**env, "CELERY_BROKER_URL": broker_url})
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{url}/healthcheck"), timeout_s=30, what="Flower")
         return url
