@@ -12,7 +12,8 @@ WORKDIR /src
 # The whole (filtered, see .dockerignore) source tree: pyproject.toml names the readme and package data.
 COPY . .
 # Not editable (-e): the runtime image carries no source tree, only the installed distribution.
-RUN /opt/smsq/bin/pip install .
+# Every role this image runs: workers, the gateway (and the emulator, dev profile only), Flower.
+RUN /opt/smsq/bin/pip install '.[worker,gateway,flower]'
 
 # --- runtime stage: no compiler, no source, no pip cache --------------------------------------------
 FROM python:3.11-slim

@@ -121,8 +121,9 @@ class ProviderError(SmsqError):
         code: str | None = None,
         status: int | None = None,
         request_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=reason)
         self.code = code
         self.status = status
         self.request_id = request_id

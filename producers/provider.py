@@ -126,7 +126,13 @@ def error_for_exception(exc: Exception) -> errors.ProviderError:
         return _error_for_http_error(exc, int(status), None if code in (None, "None") else str(code))
     text = str(getattr(exc, "inner_exception", None) or exc)
     if code == "InvalidCredentials" or any(marker in text for marker in _CREDENTIALS_MISSING):
-        return error_for_code("InvalidCredentials")
+        # the SDK found no credentials at all: nothing reached the provider
+        return errors.ProviderPermanent(
+            "no Alibaba credentials found: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET, or give this process a RAM role",
+            code="InvalidCredentials",
+            reason="provider_no_credentials",
+        )
     if any(marker in text for marker in _NOT_SENT):
         return errors.ProviderTransient(f"could not connect to the provider ({type(exc).__name__})")
     if "parse the value as json" in text:

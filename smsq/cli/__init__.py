@@ -20,6 +20,7 @@ COMMANDS = {
     "check": "smsq.cli.client_cmds:check",
     "demo": "smsq.cli.demo_cmd:demo",
     "dev": "smsq.cli.dev_cmd:dev",
+    "doctor": "smsq.cli.doctor_cmd:doctor",
     "emulator": "smsq.cli.emulator_cmd:emulator",
     "env": "smsq.cli.env_cmd:env",
     "flower": "smsq.cli.flower_cmd:flower",

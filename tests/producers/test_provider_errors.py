@@ -67,7 +67,7 @@ def test_a_refused_connection_is_transient_because_nothing_was_sent(settings: Se
     assert_no_secrets(info.value, "13511112222", "98765432")
 
 
-def test_missing_credentials_are_a_permanent_auth_failure_not_a_retry_loop(smsq_env: dict[str, str]) -> None:
+def test_missing_credentials_say_so_and_are_permanent_not_a_retry_loop(smsq_env: dict[str, str]) -> None:
     # A fresh process: the credentials library reads the environment once, at import.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_ACCESS_KEY")}
     env["HOME"] = tempfile.mkdtemp()  # no ~/.alibabacloud or ~/.aliyun profile either
@@ -77,9 +77,9 @@ def test_missing_credentials_are_a_permanent_auth_failure_not_a_retry_loop(smsq_
         "try:\n"
         "    get_provider().send('13511112222', out_id='t')\n"
         "except errors.ProviderError as exc:\n"
-        "    print(type(exc).__name__, exc.reason)\n"
+        "    print(type(exc).__name__, exc.reason, str(exc).startswith('no Alibaba credentials found'))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
-    assert result.stdout.split() == ["ProviderPermanent", "provider_auth"], result.stderr
+    assert result.stdout.split() == ["ProviderPermanent", "provider_no_credentials", "True"], result.stderr
