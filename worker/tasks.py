@@ -36,7 +36,7 @@ def _reprs(request: Any) -> dict[str, str]:
 
 
 @app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True, typing=False)
-def send_code(self: Task, ticket: str, v: int = TASK_VERSION, **_: Any) -> dict[str, Any]:
+def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any) -> dict[str, Any]:
     """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary.
 
     ``v`` is the payload's schema version; a payload of another version (another release) ends the

@@ -20,7 +20,7 @@ def _banner(local: LocalStack) -> str:
         f"  Emulator      {local.emulator_url}/_emulator/   <- the outbox: codes land here"
         if local.emulator_url
         else "  Provider      Alibaba Cloud Dypnsapi (credentials from the environment)",
-        f"  Flower        {local.flower_url}",
+        *([f"  Flower        {local.flower_url}"] if local.flower_url else []),
         f"  Metrics       {local.metrics_url}",
         f"  Settings      {dev_home() / 'dev.env'}   <- load it in your web app (dotenv), owner-only",
         "",

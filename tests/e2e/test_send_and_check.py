@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from producers import SendState, check_code, get_status, send_code
-from producers.publisher import publish_send
+from producers.publisher import producer_app, publish_send
 from producers.store import RecordStore
 from tests.conftest import EmulatorHandle
 from tests.e2e.helpers import EventRecorder, wait_final
@@ -68,6 +68,26 @@ def test_the_same_task_delivered_twice_produces_one_sms(
         time.sleep(0.1)
     assert logs.count(f"smsq.send_code[{ticket.id}] succeeded") == 3
     assert len(emulator.messages(phone)) == 1
+
+
+def test_a_task_payload_of_another_version_ends_its_send_with_reason_schema(
+    smsq_env: dict[str, str], emulator: EmulatorHandle, workers: object, redis_client: redis.Redis
+) -> None:
+    phone = fresh_number()
+    ticket = uuid.uuid4().hex
+    store = RecordStore(redis_client)
+    store.admit(
+        ticket=ticket, phone=phone, masked="x", purpose="login", lane="default", rules=(),
+        useful_life_s=10, record_ttl_s=600,
+    )  # fmt: skip
+    # what a later release's producer might publish: the worker must not guess at its arguments
+    producer_app().send_task(
+        "smsq.send_code", args=[ticket, "an argument this release does not know"], kwargs={"v": 99},
+        task_id=ticket, queue="smsq.default",
+    )  # fmt: skip
+    status = wait_final(ticket)
+    assert (status.state, status.reason) == (SendState.FAILED, "schema")
+    assert emulator.messages(phone) == []
 
 
 @pytest.mark.parametrize(

@@ -191,6 +191,17 @@ def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provid
     assert requests_seen(emulator) == 0
 
 
+def test_a_record_of_another_schema_version_fails_with_reason_schema_without_calling_the_provider(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    ticket = admit(delivery, "13522223336")
+    redis_client.hset(f"smsq:send:{ticket}", "v", "99")  # what a later release might write
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.result, outcome.reason) == ("failed", "schema")
+    assert delivery.store.status(ticket).reason == "schema"
+    assert requests_seen(emulator) == 0
+
+
 def slow_lane(delivery: Delivery, rate: str) -> None:
     from producers.limits import parse_rate
 
