@@ -75,9 +75,12 @@ def test_a_custom_reason_is_the_answers_reason() -> None:
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "header"), [(0.0, "1"), (0.001, "1"), (1.0, "1"), (1.2, "2"), (59.99, "60"), (3600, "3600")]
+    ("retry_after", "header"),
+    [(0.0, "1"), (0.001, "1"), (1.0, "1"), (1.2, "2"), (59.99, "60"), (3600, "3600")],
 )
-def test_a_refusal_carries_rule_retry_after_and_a_whole_second_header(retry_after: float, header: str) -> None:
+def test_a_refusal_carries_rule_retry_after_and_a_whole_second_header(
+    retry_after: float, header: str
+) -> None:
     answer = error_answer(RateLimited("too many", rule="phone:1/minute", retry_after=retry_after))
     assert answer.status == 429
     assert answer.body["rule"] == "phone:1/minute"
