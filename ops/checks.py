@@ -84,7 +84,8 @@ def _k8s_documents() -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def _rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
+    """``path`` relative to the repository, when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # --- (a) Prometheus ---------------------------------------------------------------------------------
