@@ -77,7 +77,7 @@ async def _body(request: Request) -> bytes:
     return bytes(chunks)
 
 
-Body = Annotated[bytes, Depends(_body)]
+RawBody = Annotated[bytes, Depends(_body)]
 
 #: The ready-made routes; ``init_app`` includes it, or include it yourself.
 router = APIRouter(tags=["smsq"])
@@ -85,7 +85,7 @@ router = APIRouter(tags=["smsq"])
 
 # Plain `def` routes: FastAPI runs them in its thread pool, so a blocking call never stalls the loop.
 @router.post("/codes", status_code=202)
-def send(request: Request, body: Body, ip: ClientIP) -> Response:
+def send(request: Request, body: RawBody, ip: ClientIP) -> Response:
     """Queue a code to the body's phone; 202 with the ticket."""
     answer = common.send_answer(body, request.headers.get("content-type"), ip)
     response = _response(answer)
@@ -94,7 +94,7 @@ def send(request: Request, body: Body, ip: ClientIP) -> Response:
 
 
 @router.post("/checks")
-def check(request: Request, body: Body) -> Response:
+def check(request: Request, body: RawBody) -> Response:
     """Check the body's code for its phone; 200 whether or not it passed."""
     return _response(common.check_answer(body, request.headers.get("content-type")))
 
