@@ -36,7 +36,7 @@ def handle_error(exc: SmsqError) -> Response:
 
 
 def client_ip() -> str | None:
-    """The end user's IP as Werkzeug sees it (``ProxyFix`` included), or None when not an IP."""
+    """The current request's end-user IP as Werkzeug sees it (``ProxyFix`` included), or None."""
     return common.valid_ip(request.remote_addr)
 
 

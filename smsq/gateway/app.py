@@ -103,11 +103,6 @@ def _json(answer: HttpAnswer) -> web.Response:
     return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
 
-def error_response(exc: SmsqError) -> web.Response:
-    """The JSON answer for one of smsq's errors (:func:`producers.http_answers.error_answer`)."""
-    return _json(error_answer(exc))
-
-
 def _problem(
     status: int, error: str, reason: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
@@ -128,7 +123,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except SmsqError as exc:
-        return error_response(exc)
+        return _json(error_answer(exc))
     except GatewayError as exc:
         return _problem(exc.status, exc.error, exc.reason, str(exc), exc.headers)
     except web.HTTPException as exc:
