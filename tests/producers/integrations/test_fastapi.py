@@ -65,7 +65,8 @@ def test_a_send_through_the_router_counts_against_the_client_ip(
     assert sent.status_code == 202, sent.json()
     assert sent.headers["Location"] == f"/auth/codes/{sent.json()['ticket']}"
     assert redis_client.keys("smsq:limit:ip:*") == ["smsq:limit:ip:203.0.113.9"]
-    assert client.get(f"/auth/codes/{sent.json()['ticket']}").json()["state"] == "queued"
+    status = client.get(f"/auth/codes/{sent.json()['ticket']}").json()
+    assert (status["masked_phone"], status["lane"]) == ("135****2224", "default")
     assert client.post("/auth/checks", json={"phone": "13511112224"}).json()["reason"] == "invalid_code"
 
 
