@@ -10,6 +10,7 @@ engine, a cluster or the network: schemas ship with the tools (see ops/schemas/R
 - :func:`check_health_and_grace`: healthchecks, ``service_healthy`` waits, loopback ports, and stop
   grace periods longer than the task hard time limit.
 - :func:`check_cli_commands`: every ``smsq …`` command a container runs exists, with its options.
+- :func:`check_openapi`: the gateway's ``smsq/gateway/openapi.json`` is a valid OpenAPI 3.1 document.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ PROMETHEUS_DIR = ROOT / "ops" / "prometheus"
 K8S_DIR = ROOT / "ops" / "k8s"
 KEDA_SCHEMA = ROOT / "ops" / "schemas" / "keda-v1alpha1.json"
 CELERYCONFIG_FILE = ROOT / "worker" / "celeryconfig.py"
+OPENAPI_FILE = ROOT / "smsq" / "gateway" / "openapi.json"
 
 #: The contract's task hard time limit, used only when worker/celeryconfig.py cannot be read.
 CONTRACT_TASK_TIME_LIMIT_S = 180
@@ -84,7 +86,8 @@ def _k8s_documents() -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def _rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
+    """``path`` relative to the repository, when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # --- (a) Prometheus ---------------------------------------------------------------------------------
@@ -382,12 +385,33 @@ def check_cli_commands() -> Report:
     return report
 
 
+# --- (f) the gateway's OpenAPI document -------------------------------------------------------------
+
+
+def check_openapi() -> Report:
+    """The gateway's contract validates as OpenAPI 3.1 (openapi-spec-validator, schemas it ships)."""
+    from openapi_spec_validator import OpenAPIV31SpecValidator  # noqa: PLC0415 - a dev dependency
+
+    report = Report()
+    try:
+        document = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+    except ValueError as error:
+        report.problems.append(f"{_rel(OPENAPI_FILE)} is not JSON: {error}")
+        return report
+    for error in OpenAPIV31SpecValidator(document).iter_errors():
+        where = "/".join(str(part) for part in error.absolute_path) or "<root>"
+        report.problems.append(f"{_rel(OPENAPI_FILE)}: {where}: {error.message}")
+    report.notes.append("the routes it describes are checked against the gateway by tests/smsq")
+    return report
+
+
 CHECKS: dict[str, Callable[[], Report]] = {
     "prometheus rules and config (promtool)": check_prometheus,
     "compose file against the compose specification": check_compose_schema,
     "kubernetes manifests (kubernetes-validate --strict, KEDA schema)": check_kubernetes,
     "healthchecks, waits, ports and grace periods": check_health_and_grace,
     "smsq commands run by containers exist": check_cli_commands,
+    "gateway OpenAPI document (openapi-spec-validator, 3.1)": check_openapi,
 }
 
 

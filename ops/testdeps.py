@@ -1,4 +1,4 @@
-"""Install the Debian packages some tests need (Chromium, promtool), once, when missing.
+"""Install the Debian packages some tests need (Chromium, promtool, Node), once, when missing.
 
 Run by ``make test`` before pytest. It needs root and apt-get, as on CI and developer machines
 here; elsewhere it says what is missing and leaves it to the tests that need it to fail clearly.
@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 # command on PATH -> Debian package that provides it
-NEEDED = {"chromium": "chromium", "promtool": "prometheus"}
+NEEDED = {"chromium": "chromium", "promtool": "prometheus", "node": "nodejs"}  # node: the README client test
 
 
 def missing_packages() -> list[str]:

@@ -212,6 +212,12 @@ class Settings(BaseSettings):
     #: When set, every /v1 request to `smsq gateway` must carry ``Authorization: Bearer <token>``.
     gateway_token: SecretStr | None = None
 
+    # --- web integrations (producers.integrations) --------------------------------------------------
+    #: Django only, which has no proxy handling of its own: how many reverse proxies you run append
+    #: to X-Forwarded-For; the client IP is the entry that many from the right. 0: never trust it.
+    #: (Flask and FastAPI take the client IP from Werkzeug's ProxyFix / uvicorn's proxy headers.)
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.send_deadline_s > self.code_ttl_s:

@@ -6,12 +6,14 @@
     POST /v1/checks          {"phone", "code"}                                              → 200 result
     GET  /v1/codes/{ticket}  the send's status, phone masked                                → 200 status
     GET  /healthz            {"status": "ok"} while Redis answers PING, else 503
+    GET  /openapi.json       this contract as an OpenAPI 3.1 document (smsq/gateway/openapi.json)
 
 Every error is JSON ``{"error": <class name>, "reason": <stable identifier>, "message": ...}``; a
 refusal adds ``rule`` and ``retry_after`` and a ``Retry-After`` header. smsq's errors become HTTP
-statuses in one table, :data:`STATUS_FOR`. The library calls block (Redis, the provider), so they run
-in a bounded thread pool owned by the application. One access line per request, without the body or
-query string, and with anything that looks like a phone number in the path masked.
+answers in :mod:`producers.http_answers`, as in every framework integration. The library calls
+block (Redis, the provider), so they run in a bounded thread pool owned by the application. One
+access line per request, without the body or query string, and with anything that looks like a
+phone number in the path masked.
 """
 
 from __future__ import annotations
@@ -19,61 +21,47 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import ipaddress
-import json
 import logging
-import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis
 from aiohttp import web
 
 from producers import (
-    ConfigurationError,
     InvalidArgument,
     InvalidCode,
-    InvalidInput,
     InvalidPhoneNumber,
-    ProviderError,
-    ProviderThrottled,
-    ProviderTransient,
-    Refused,
-    ServiceUnavailable,
     SmsqError,
-    TicketNotFound,
     check_code,
     get_status,
     mask_phone,
     send_code,
 )
 from producers.connections import get_redis
+from producers.http_answers import HttpAnswer, error_answer
+from producers.integrations.common import (
+    CHECK_FIELDS,
+    MAX_BODY_BYTES,
+    TICKET_PATTERN,
+    forwarded_ip,
+    json_object,
+    optional,
+    required,
+    too_large,
+)
 from producers.records import as_json
+from smsq.gateway.openapi import openapi_document
 
 log = logging.getLogger("smsq.gateway")
 
-#: Largest request body accepted (bytes); a send or a check needs a few hundred.
-MAX_BODY_BYTES = 16 * 1024
 #: Threads running the blocking library calls; more requests than this wait for a free thread.
 DEFAULT_MAX_WORKERS = 32
 
-#: HTTP status of each smsq error; an error takes the entry of its nearest listed ancestor.
-STATUS_FOR: dict[type[SmsqError], int] = {
-    InvalidInput: 400,
-    Refused: 429,
-    TicketNotFound: 404,
-    ServiceUnavailable: 503,
-    ConfigurationError: 500,  # the server is misconfigured: nothing the client can change
-    ProviderTransient: 503,
-    ProviderError: 502,
-    SmsqError: 500,
-}
-
-_TICKET = r"[A-Za-z0-9_-]{1,64}"
 _ISSUED_TICKET = re.compile(r"[0-9a-f]{32}")  # what send_code hands out (uuid4().hex)
 _PHONE_LIKE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")  # 7+ digits, separators allowed
 
@@ -97,7 +85,7 @@ EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 
 
 class GatewayError(Exception):
-    """Raised for a request the gateway itself refuses (body, auth, routing) before smsq sees it."""
+    """Raised for a request the gateway itself refuses (authentication) before smsq sees it."""
 
     def __init__(
         self, status: int, error: str, reason: str, message: str, headers: dict[str, str] | None = None
@@ -109,36 +97,11 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
 
-def _bad_request(reason: str, message: str) -> GatewayError:
-    return GatewayError(400, "BadRequest", reason, message)
-
-
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def status_for(exc: SmsqError) -> int:
-    """The HTTP status of ``exc``, from :data:`STATUS_FOR`."""
-    for klass in type(exc).__mro__:
-        if klass in STATUS_FOR:
-            return STATUS_FOR[klass]
-    return 500  # unreachable: SmsqError itself is in the table
-
-
-def _retry_header(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))
-
-
-def error_response(exc: SmsqError) -> web.Response:
-    """The JSON answer for one of smsq's errors."""
-    body: dict[str, Any] = {"error": type(exc).__name__, "reason": exc.reason, "message": str(exc)}
-    headers: dict[str, str] = {}
-    if isinstance(exc, Refused):
-        body |= {"rule": exc.rule, "retry_after": exc.retry_after}
-        headers["Retry-After"] = _retry_header(exc.retry_after)
-    elif isinstance(exc, ProviderTransient):
-        retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
-        headers["Retry-After"] = _retry_header(retry_after or 1)
-    return web.json_response(body, status=status_for(exc), headers=headers)
+def _json(answer: HttpAnswer) -> web.Response:
+    return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def _problem(
@@ -151,7 +114,7 @@ def _problem(
 _HTTP_ERRORS = {
     404: ("NotFound", "not_found", "no such endpoint"),
     405: ("MethodNotAllowed", "method_not_allowed", "method not allowed on this endpoint"),
-    413: ("BadRequest", "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"),
+    413: ("InvalidArgument", "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"),
 }
 
 
@@ -161,7 +124,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except SmsqError as exc:
-        return error_response(exc)
+        return _json(error_answer(exc))
     except GatewayError as exc:
         return _problem(exc.status, exc.error, exc.reason, str(exc), exc.headers)
     except web.HTTPException as exc:
@@ -229,46 +192,13 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 async def _json_object(request: web.Request, allowed: frozenset[str]) -> dict[str, object]:
     """The body as a JSON object with no fields outside ``allowed``."""
-    if request.content_type != "application/json":
-        raise _bad_request("unsupported_media_type", "send the body as Content-Type: application/json")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _bad_request("body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+        raise too_large()
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise _bad_request("body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes") from exc
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise _bad_request("malformed_json", "the body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise _bad_request("malformed_json", "the body must be a JSON object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)[:200]}")
-    return body
-
-
-def _required(body: dict[str, object], name: str, error: type[InvalidInput] = InvalidArgument) -> str:
-    value = body.get(name)
-    if not isinstance(value, str):
-        raise error(f"{name} is required and must be a string")
-    return value
-
-
-def _optional(body: dict[str, object], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidArgument(f"{name} must be a string")
-    return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+        raise too_large() from exc
+    return json_object(raw, request.content_type, allowed)
 
 
 def _client_ip(request: web.Request) -> str | None:
@@ -276,13 +206,10 @@ def _client_ip(request: web.Request) -> str | None:
     ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word);
     otherwise none. The peer is a backend calling for many users, so counting sends against its
     own address would make all of them share one per-IP budget."""
-    if request.app[CONFIG].trust_forwarded:
-        hops = [
-            hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
-        ]
-        if hops and _is_ip(hops[-1]):
-            return hops[-1]
-    return None
+    if not request.app[CONFIG].trust_forwarded:
+        return None
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+    return forwarded_ip(None, forwarded, hops=1)
 
 
 async def _blocking(request: web.Request, call: Callable[[], T]) -> T:
@@ -293,24 +220,23 @@ async def _blocking(request: web.Request, call: Callable[[], T]) -> T:
 # --- handlers --------------------------------------------------------------------------------------
 
 _SEND_FIELDS = frozenset({"phone", "purpose", "client_ip", "idempotency_key", "lane"})
-_CHECK_FIELDS = frozenset({"phone", "code"})
 
 
 async def post_code(request: web.Request) -> web.Response:
     """Queue a verification SMS (``send_code``); 202 with the ticket."""
     body = await _json_object(request, _SEND_FIELDS)
-    phone = _required(body, "phone", InvalidPhoneNumber)
-    key = _optional(body, "idempotency_key")
+    phone = required(body, "phone", InvalidPhoneNumber)
+    key = optional(body, "idempotency_key")
     header_key = request.headers.get("Idempotency-Key")
     if key is not None and header_key is not None and key != header_key:
         raise InvalidArgument("the Idempotency-Key header and idempotency_key differ")
     call = functools.partial(
         send_code,
         phone,
-        purpose=_optional(body, "purpose") or "login",
-        client_ip=_optional(body, "client_ip") or _client_ip(request),
+        purpose=optional(body, "purpose") or "login",
+        client_ip=optional(body, "client_ip") or _client_ip(request),
         idempotency_key=key if key is not None else header_key,
-        lane=_optional(body, "lane") or "default",
+        lane=optional(body, "lane") or "default",
     )
     ticket = await _blocking(request, call)
     location = request.app.router["status"].url_for(ticket=ticket.id)
@@ -319,9 +245,9 @@ async def post_code(request: web.Request) -> web.Response:
 
 async def post_check(request: web.Request) -> web.Response:
     """Check a code (``check_code``); 200 whether or not it passed."""
-    body = await _json_object(request, _CHECK_FIELDS)
-    phone = _required(body, "phone", InvalidPhoneNumber)
-    code = _required(body, "code", InvalidCode)
+    body = await _json_object(request, CHECK_FIELDS)
+    phone = required(body, "phone", InvalidPhoneNumber)
+    code = required(body, "code", InvalidCode)
     result = await _blocking(request, functools.partial(check_code, phone, code))
     return web.json_response(as_json(result))
 
@@ -346,6 +272,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "unavailable", "reason": "redis"}, status=503)
 
 
+async def openapi(request: web.Request) -> web.Response:
+    """This gateway's contract, OpenAPI 3.1 (no token needed: it holds no secret)."""
+    return web.json_response(openapi_document())
+
+
 # --- the application -------------------------------------------------------------------------------
 
 
@@ -366,7 +297,8 @@ def create_app(config: GatewayConfig | None = None) -> web.Application:
     app[CONFIG] = config or GatewayConfig()
     app.router.add_post("/v1/codes", post_code)
     app.router.add_post("/v1/checks", post_check)
-    app.router.add_get(f"/v1/codes/{{ticket:{_TICKET}}}", get_code, name="status")
+    app.router.add_get(f"/v1/codes/{{ticket:{TICKET_PATTERN}}}", get_code, name="status")
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
     app.cleanup_ctx.append(_thread_pool)
     return app

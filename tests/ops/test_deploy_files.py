@@ -41,6 +41,10 @@ def test_every_smsq_command_a_container_runs_exists_with_its_options() -> None:
     _assert_passes(checks.check_cli_commands())
 
 
+def test_the_gateway_openapi_document_validates() -> None:
+    _assert_passes(checks.check_openapi())
+
+
 # --- the checks catch what they are for ------------------------------------------------------------
 
 
@@ -202,3 +206,23 @@ def test_only_loopback_addresses_count_as_private(address: str, loopback: bool) 
     from smsq.net import is_loopback
 
     assert is_loopback(address) is loopback
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda doc: doc["paths"]["/v1/codes"]["post"]["responses"]["202"].pop("description"), "description"),
+        (lambda doc: doc["components"]["schemas"]["Ticket"].update(type="tuple"), "tuple"),
+        (lambda doc: doc.update(openapi="3.1.0", info="smsq"), "info"),
+    ],
+)
+def test_a_broken_openapi_document_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: object, says: str
+) -> None:
+    document = json.loads(checks.OPENAPI_FILE.read_text(encoding="utf-8"))
+    edit(document)  # type: ignore[operator]
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    monkeypatch.setattr(checks, "OPENAPI_FILE", path)
+    problems = checks.check_openapi().problems
+    assert problems and any(says in problem for problem in problems), problems

@@ -4,136 +4,16 @@ API, errors as JSON with the right status, an optional bearer token, and never a
 from __future__ import annotations
 
 import json
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
 
-from producers import InvalidInput, ProviderThrottled, SmsqError
-from smsq.devstack.processes import Child, Stack, wait_until
+from smsq.devstack.processes import Stack, wait_until
 from smsq.net import free_port
-from tests.conftest import EmulatorHandle, smsq_environment
-
-
-def fresh_number() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    text: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
-@dataclass
-class Gateway:
-    """A running gateway process and a small HTTP client for it."""
-
-    base: str
-    child: Child
-    token: str | None = None
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-        token: str | None = None,
-    ) -> Reply:
-        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-        all_headers = {"Content-Type": content_type, **(headers or {})}
-        if token or self.token:
-            all_headers["Authorization"] = f"Bearer {token or self.token}"
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=all_headers)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return Reply(response.status, dict(response.headers), response.read().decode())
-        except urllib.error.HTTPError as exc:
-            return Reply(exc.code, dict(exc.headers), exc.read().decode())
-
-    def send(self, phone: str, **fields: Any) -> Reply:
-        return self.call("POST", "/v1/codes", {"phone": phone, **fields})
-
-    def log(self) -> str:
-        assert self.child.log_path is not None
-        return self.child.log_path.read_text(errors="replace")
-
-
-StartGateway = Callable[..., Gateway]
-
-
-@pytest.fixture
-def start_gateway(
-    processes: Stack, redis_url: str, emulator_session: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StartGateway]:
-    """Starts ``smsq gateway`` processes against the test Redis and emulator; stops them after the test."""
-    monkeypatch.delenv("SMSQ_GATEWAY_TOKEN", raising=False)  # children inherit this process's environment
-    started: list[Child] = []
-
-    def start(*args: str, token: str | None = None, **env: str) -> Gateway:
-        port = free_port()
-        child_env = smsq_environment(redis_url, emulator_session, **env)
-        if token is not None:
-            child_env["SMSQ_GATEWAY_TOKEN"] = token
-        argv = ["-m", "smsq.cli", "gateway", "--port", str(port), *args]
-        child = processes.spawn(f"gateway-{port}", [sys.executable, *argv], child_env)
-        started.append(child)
-        base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            if not child.alive():
-                raise RuntimeError(f"the gateway exited; see {child.log_path}")
-            return answers(f"{base}/healthz")
-
-        wait_until(ready, timeout_s=30, what="the gateway")
-        return Gateway(base, child, token)
-
-    yield start
-    for child in started:
-        child.stop()
-
-
-def answers(url: str) -> bool:
-    """True once ``url`` answers HTTP at all (a 503 from /healthz counts: the gateway is up)."""
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def gateway(smsq_env: dict[str, str], start_gateway: StartGateway) -> Gateway:
-    """A gateway without a token, and a clean test database and emulator."""
-    return start_gateway()
-
-
-def wait_final_over_http(gateway: Gateway, ticket: str, timeout_s: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    status: dict[str, Any] = gateway.call("GET", f"/v1/codes/{ticket}").json
-    while status["state"] in {"queued", "sending"} and time.monotonic() < deadline:
-        time.sleep(0.05)
-        status = gateway.call("GET", f"/v1/codes/{ticket}").json
-    return status
-
+from tests.conftest import EmulatorHandle
+from tests.smsq.gateway_client import Gateway, StartGateway, fresh_number, wait_final_over_http
 
 # --- sends ------------------------------------------------------------------------------------------
 
@@ -370,23 +250,6 @@ def test_the_access_log_has_one_line_per_request_and_never_a_phone_or_code(gatew
     assert "POST /v1/checks" in log
     assert f"GET /v1/codes/{phone[:3]}****{phone[-4:]} 404" in log
     assert phone not in log and "987654" not in log
-
-
-def test_every_smsq_error_has_a_deliberate_http_status() -> None:
-    from smsq.gateway.app import STATUS_FOR, status_for
-
-    def subclasses(root: type[SmsqError]) -> list[type[SmsqError]]:
-        found = [root]
-        for sub in root.__subclasses__():
-            found += subclasses(sub)
-        return found
-
-    for klass in subclasses(SmsqError)[1:]:
-        assert any(issubclass(klass, listed) and listed is not SmsqError for listed in STATUS_FOR), (
-            f"{klass.__name__} falls through to 500"
-        )
-    assert status_for(InvalidInput("x")) == 400
-    assert status_for(ProviderThrottled("x")) == 503
 
 
 # --- the command ----------------------------------------------------------------------------------------

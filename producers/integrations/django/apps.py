@@ -1,0 +1,30 @@
+"""The Django app: hands ``settings.SMSQ`` to :func:`producers.configure` when Django starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from producers.settings import configure, get_settings
+
+
+class SmsqConfig(AppConfig):
+    """``producers.integrations.django`` in ``INSTALLED_APPS``."""
+
+    name = "producers.integrations.django"
+    label = "smsq"
+    verbose_name = "smsq"
+
+    def ready(self) -> None:
+        """Configure smsq from ``SMSQ`` over the ``SMSQ_*`` environment; without it, check the
+        environment now, so that a bad variable stops Django here rather than at the first send."""
+        values = getattr(settings, "SMSQ", None)
+        if values is None:
+            get_settings()
+            return
+        if not isinstance(values, Mapping):
+            raise ImproperlyConfigured("SMSQ must be a dict of smsq settings, e.g. {'REDIS_URL': '…'}")
+        configure(values)
