@@ -68,7 +68,7 @@ def _rate(name: str) -> click.Option:
     multiple=True,
     help=f"accepted sign name (repeatable; default: {', '.join(DEFAULT_SIGN_NAMES)})",
 )
-@click.option("--seed", type=int, default=None, help="seed the fault draws and codes so runs repeat")
+@click.option("--seed", type=int, default=None, help="seed faults, codes and receipts so runs repeat")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--jitter-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option(

@@ -126,3 +126,6 @@ class ReceiptPusher:
             return PushOutcome.TIMEOUT
         except (aiohttp.ClientError, OSError, ValueError):
             return PushOutcome.CONNECTION
+        except Exception:  # never leave a batch unfinished: count it as failed and retry it
+            log.exception("unexpected error pushing receipts")
+            return PushOutcome.CONNECTION

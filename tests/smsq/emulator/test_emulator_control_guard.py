@@ -201,6 +201,7 @@ def test_over_http_a_token_is_required_from_every_peer_and_accepted_when_right()
             with pytest.raises(urllib.error.HTTPError) as caught:
                 await asyncio.to_thread(tokenless.stats)
             assert caught.value.code == 401
+            caught.value.close()
         finally:
             await server.close()
 
@@ -213,6 +214,7 @@ def test_a_subprocess_takes_its_token_from_the_environment_and_still_serves_the_
     with pytest.raises(urllib.error.HTTPError) as caught:
         handle.messages()
     assert caught.value.code == 401
+    caught.value.close()
     body = handle.sdk_client().send_sms_verify_code(send_request(fresh_phone())).body
     assert body.code == "OK"  # Dypnsapi on / is guarded by its signatures, not by the control token
     guarded = EmulatorRemote(endpoint, timeout_s=10, token=TOKEN)
