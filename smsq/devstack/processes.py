@@ -180,9 +180,22 @@ class Stack:
         return url
 
     def emulator(
-        self, port: int, key_id: str, key_secret: str, extra_args: Sequence[str] = (), name: str = "emulator"
+        self,
+        port: int,
+        key_id: str,
+        key_secret: str,
+        extra_args: Sequence[str] = (),
+        name: str = "emulator",
+        *,
+        control_token: str | None = None,
     ) -> str:
-        """Start the Dypnsapi emulator; return its endpoint (``127.0.0.1:PORT``)."""
+        """Start the Dypnsapi emulator; return its endpoint (``127.0.0.1:PORT``).
+
+        ``control_token`` guards its ``/_emulator/*`` controls; it travels in the child's environment
+        (``SMSQ_EMULATOR_CONTROL_TOKEN``), never on its command line. Receipt options (``--receipt-url``
+        and the rest) go in ``extra_args``.
+        """
+        env = {"SMSQ_EMULATOR_CONTROL_TOKEN": control_token} if control_token else None
         self.spawn(
             name,
             [
@@ -199,6 +212,7 @@ class Stack:
                 key_secret,
                 *extra_args,
             ],
+            env,
         )
         wait_until(
             lambda: http_ok(f"http://127.0.0.1:{port}/_emulator/health"), timeout_s=15, what="the emulator"

@@ -54,3 +54,39 @@ CODE_ALPHABETS: Final[Mapping[int, str]] = {
 }
 
 CODE_PLACEHOLDER: Final = "##code##"
+
+
+# --- delivery receipts (DypnsSmsVerifyReport) ---------------------------------------------------
+
+#: ``err_code`` / ``err_msg`` of a receipt the handset received (Alibaba's own sample text).
+DELIVERED: Final = "DELIVERED"
+DELIVERED_MSG: Final = "用户接收成功"
+
+#: Carrier status codes that Chinese carriers put in failed delivery reports and Alibaba passes on as
+#: ``err_code``, with the meaning the carriers' status-report tables give (China Mobile CMPP ``MK:``/``MI:``/
+#: ``IB:`` codes and the SMPP-style final states). Alibaba publishes no table for Dypnsapi receipts; these
+#: are the common ones from the carriers' tables and SMS vendors' documentation (see the README).
+UNDELIVERED_CODES: Final[Mapping[str, str]] = {
+    "MK:0001": "不存在的用户（空号）",
+    "MK:0005": "呼叫被禁止，该用户的短信业务被停用",
+    "MK:0008": "用户不在服务区",
+    "MI:0024": "用户手机关机",
+    "MI:0054": "空号、停机或关机",
+    "UNDELIV": "用户状态异常（停机、挂起），无法接收短信",
+    "EXPIRED": "用户长时间关机或不在服务区，短信超时未送达",
+    "REJECTD": "短信被运营商拒绝",
+    "IB:0008": "运营商网关流量控制",
+}
+
+#: The code for numbers under an undelivered prefix: a pumped range whose numbers do not exist.
+NUMBER_NOT_FOUND: Final = "MK:0001"
+
+_SINGLE_SMS_CHARS = 70  # one SMS holds 70 characters (UCS-2, so Chinese and ASCII alike)
+_PART_CHARS = 67  # a long SMS is split into parts of 67 (3 go to the concatenation header)
+
+
+def sms_parts(text: str) -> int:
+    """How many SMS parts ``text`` is billed as (a receipt's ``sms_size``)."""
+    if len(text) <= _SINGLE_SMS_CHARS:
+        return 1
+    return -(-len(text) // _PART_CHARS)

@@ -8,11 +8,19 @@ import secrets
 import click
 
 from smsq.emulator.catalog import DEFAULT_SIGN_NAMES
-from smsq.emulator.config import DEFAULT_HOST, DEFAULT_PORT, EmulatorConfig
+from smsq.emulator.config import (
+    CONTROL_TOKEN_ENV,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MIN_CONTROL_TOKEN_CHARS,
+    EmulatorConfig,
+)
 from smsq.emulator.faults import FaultSettings
+from smsq.emulator.receipts import ReceiptSettings
 from smsq.emulator.server import serve
 
 _DEFAULTS = FaultSettings()
+_RECEIPTS = ReceiptSettings()
 
 
 def _keys(ids: tuple[str, ...], secrets_: tuple[str, ...], pairs: tuple[str, ...]) -> dict[str, str]:
@@ -25,6 +33,15 @@ def _keys(ids: tuple[str, ...], secrets_: tuple[str, ...], pairs: tuple[str, ...
             raise click.UsageError(f"--key wants ID:SECRET, got {pair!r}")
         keys[key_id] = secret
     return keys
+
+
+def _receipt_settings(options: dict[str, object]) -> ReceiptSettings:
+    changes = {name.removeprefix("receipt_"): value for name, value in options.items()}
+    changes["undelivered_prefixes"] = changes.pop("undelivered_prefix")  # a tuple, from multiple=True
+    try:
+        return _RECEIPTS.updated(changes)
+    except ValueError as error:
+        raise click.UsageError(f"receipts: {error}") from None
 
 
 def _rate(name: str) -> click.Option:
@@ -51,7 +68,7 @@ def _rate(name: str) -> click.Option:
     multiple=True,
     help=f"accepted sign name (repeatable; default: {', '.join(DEFAULT_SIGN_NAMES)})",
 )
-@click.option("--seed", type=int, default=None, help="seed the fault draws and codes so runs repeat")
+@click.option("--seed", type=int, default=None, help="seed faults, codes and receipts so runs repeat")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--jitter-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option(
@@ -81,6 +98,51 @@ def _rate(name: str) -> click.Option:
     show_default=True,
     help="accepted sends per number per day before BUSINESS_LIMIT_CONTROL (0 = unlimited)",
 )
+@click.option(
+    "--receipt-url", default=None, metavar="URL", help="push delivery receipts here (none: no pushes)"
+)
+@click.option(
+    "--receipt-delay-ms",
+    type=click.FloatRange(0),
+    default=_RECEIPTS.delay_ms,
+    show_default=True,
+    help="from a send to its receipt's first push",
+)
+@click.option(
+    "--receipt-batch-size",
+    type=click.IntRange(1),
+    default=_RECEIPTS.batch_size,
+    show_default=True,
+    help="receipts per push at most",
+)
+@click.option(
+    "--receipt-timeout-ms",
+    type=click.FloatRange(0, min_open=True),
+    default=_RECEIPTS.timeout_ms,
+    show_default=True,
+    help='the receiver must answer {"code": 0} within this',
+)
+@click.option(
+    "--receipt-retry-scale",
+    type=click.FloatRange(0, min_open=True),
+    default=_RECEIPTS.retry_scale,
+    show_default=True,
+    help="multiplies the 1/5/10-minute retry schedule (0.001: 60/300/600 ms)",
+)
+@click.option(
+    "--receipt-undelivered-prefix",
+    multiple=True,
+    metavar="DIGITS",
+    help="numbers starting with this never receive (MK:0001); repeatable",
+)
+@click.option(
+    "--control-token",
+    envvar=CONTROL_TOKEN_ENV,
+    default=None,
+    metavar="TOKEN",
+    show_envvar=True,
+    help="require Authorization: Bearer TOKEN on /_emulator/* (without: loopback clients only)",
+)
 def emulator(
     host: str,
     port: int,
@@ -95,9 +157,14 @@ def emulator(
     rate_limit: float,
     retry_after_ms: int | None,
     daily_limit: int,
-    **rates: float,
+    control_token: str | None,
+    **options: object,
 ) -> None:
     """Run a local Dypnsapi (2017-05-25) endpoint the official SDK cannot tell from Alibaba."""
+    receipts = _receipt_settings({k: v for k, v in options.items() if k.startswith("receipt_")})
+    rates = {k: v for k, v in options.items() if not k.startswith("receipt_")}
+    if control_token is not None and len(control_token) < MIN_CONTROL_TOKEN_CHARS:
+        raise click.UsageError(f"--control-token must be at least {MIN_CONTROL_TOKEN_CHARS} characters")
     keys = _keys(key_ids, key_secrets, key_pairs)
     if not keys:
         key_id, secret = f"emulator-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
@@ -121,6 +188,8 @@ def emulator(
         sign_names=frozenset(sign_names or DEFAULT_SIGN_NAMES),
         faults=faults,
         seed=seed,
+        receipts=receipts,
+        control_token=control_token,
     )
     asyncio.run(serve(config))
 
@@ -134,3 +203,18 @@ for _name in (
     "drop_rate",
 ):
     emulator.params.append(_rate(_name))
+for _name, _what in (
+    ("undelivered_rate", "a receipt saying undelivered, with a carrier code"),
+    ("duplicate_rate", "a receipt pushed again in a later batch"),
+    ("reorder_rate", "a receipt held back behind later ones"),
+    ("lost_rate", "a receipt never pushed"),
+):
+    emulator.params.append(
+        click.Option(
+            [f"--receipt-{_name.replace('_', '-')}"],
+            type=click.FloatRange(0, 1),
+            default=0.0,
+            show_default=True,
+            help=f"probability of {_what}, per accepted send",
+        )
+    )

@@ -8,7 +8,8 @@ Every error carries the wire ``code``, the HTTP ``status`` it travels with and a
      │  │       InvalidSignatureMethod, InvalidTimeStampFormat, InvalidTimeStampExpired, SignatureNonceUsed
      │  ├ request: MissingParameter, InvalidParameter, InvalidActionNotFound, InvalidApiNotFound,
      │  │          InvalidVersion, UnsupportedHTTPMethod, BadRequest, RequestTooLarge
-     │  └ transient: ThrottlingUser, InternalError, ServiceUnavailable
+     │  ├ transient: ThrottlingUser, InternalError, ServiceUnavailable
+     │  └ the emulator's own controls: ControlsForbidden, ControlsUnauthorized
      └ BusinessError              HTTP 200, ``Success: false`` and a body ``Code`` (the SDK does not raise)
         MobileNumberIllegal, BizFrequency, BusinessLimitControl, SignNameNotExist,
         TemplateIllegal, InvalidParameters
@@ -203,6 +204,27 @@ class ServiceUnavailable(GatewayError):
     code = "ServiceUnavailable"
     status = 503
     default_message = "The request has failed due to a temporary failure of the server."
+
+
+# --- the emulator's own controls (not cloud codes: Alibaba has no /_emulator/) -------------------
+
+
+class ControlsForbidden(GatewayError):
+    """Raised when a peer beyond loopback calls a control and the emulator has no control token."""
+
+    code = "Forbidden.EmulatorControls"
+    status = 403
+    default_message = (
+        "The emulator's controls answer loopback clients only; start it with --control-token to allow others."
+    )
+
+
+class ControlsUnauthorized(GatewayError):
+    """Raised when the emulator has a control token and the request does not carry it."""
+
+    code = "Unauthorized.EmulatorControls"
+    status = 401
+    default_message = "The emulator's controls need the header Authorization: Bearer <control token>."
 
 
 # --- product business outcomes (HTTP 200) -----------------------------------------------------

@@ -202,7 +202,15 @@ async def _serve_action(
     settings = emulator.faults.settings
     if not emulator.flow.allow(key_id, settings.rate_limit, time.monotonic()):
         raise errors.ThrottlingUser()
-    ctx = Context(emulator.store, stats, emulator.config.sign_names, settings.daily_limit, key_id, request_id)
+    ctx = Context(
+        emulator.store,
+        stats,
+        emulator.receipts,
+        emulator.config.sign_names,
+        settings.daily_limit,
+        key_id,
+        request_id,
+    )
     if action == SEND:
         stats.send_requests += 1
     elif action == CHECK:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,7 @@ import phonenumbers
 from smsq.emulator import errors
 from smsq.emulator.catalog import TEMPLATES
 from smsq.emulator.faults import Outcome
+from smsq.emulator.receipts import ReceiptBook
 from smsq.emulator.state import SendRequest, Stats, Store
 
 SEND = "SendSmsVerifyCode"
@@ -31,6 +33,7 @@ class Context:
 
     store: Store
     stats: Stats
+    receipts: ReceiptBook
     sign_names: frozenset[str]
     daily_limit: int | None
     access_key_id: str
@@ -165,6 +168,7 @@ def send_sms_verify_code(params: Mapping[str, str], ctx: Context, forced: Outcom
     )
     message = ctx.store.send(request, ctx.daily_limit)
     ctx.stats.send_timestamps.append(message.sent_at)
+    ctx.receipts.record(message, time.monotonic())
     model: dict[str, Any] = {"BizId": message.biz_id, "RequestId": ctx.request_id}
     if request.out_id is not None:
         model["OutId"] = request.out_id

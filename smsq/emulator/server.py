@@ -21,6 +21,7 @@ from smsq.emulator import controls, errors, gateway
 from smsq.emulator.backend import EMULATOR, Emulator
 from smsq.emulator.clock import Clock
 from smsq.emulator.config import MAX_BODY_BYTES, SWEEP_INTERVAL_S, EmulatorConfig
+from smsq.emulator.pusher import ReceiptPusher
 from smsq.emulator.responses import error_response
 
 log = logging.getLogger("emulator")
@@ -65,6 +66,16 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _receipt_pusher(app: web.Application) -> AsyncIterator[None]:
+    emulator = app[EMULATOR]
+    pusher = ReceiptPusher(emulator.receipts)
+    await pusher.start()
+    emulator.pusher = pusher
+    yield
+    emulator.pusher = None
+    await pusher.stop()
+
+
 def create_app(config: EmulatorConfig, clock: Clock | None = None) -> web.Application:
     """The emulator as an aiohttp application."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[platform_errors])
@@ -72,6 +83,7 @@ def create_app(config: EmulatorConfig, clock: Clock | None = None) -> web.Applic
     app.router.add_route("*", "/", gateway.dypnsapi)
     controls.add_routes(app)
     app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(_receipt_pusher)
     return app
 
 
@@ -117,9 +129,14 @@ class EmulatorRunner(web.AppRunner):
 async def serve(config: EmulatorConfig, ready: Callable[[], None] | None = None) -> None:
     """Run the emulator until SIGINT or SIGTERM."""
     if not config.loopback:
+        guard = (
+            "its controls need the control token"
+            if config.control_token
+            else "its controls still answer loopback clients only (give --control-token to open them)"
+        )
         print(
-            f"WARNING: the emulator listens on {config.host}, beyond loopback: anyone who can reach it sees "
-            "every code in its outbox. Bind 127.0.0.1 unless you mean it.",
+            f"WARNING: the emulator listens on {config.host}, beyond loopback: anyone who can reach it can "
+            f"call its Dypnsapi endpoint; {guard}. Bind 127.0.0.1 unless you mean it.",
             file=sys.stderr,
         )
     runner = EmulatorRunner(create_app(config), access_log=None, shutdown_timeout=1.0)

@@ -86,6 +86,7 @@ class Limits:
     max_numbers: int = 200_000
     max_nonces: int = 300_000
     max_send_timestamps: int = 100_000
+    max_receipts: int = 100_000
 
 
 class Store:

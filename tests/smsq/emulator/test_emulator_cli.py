@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import subprocess
 import sys
-from typing import Any
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
+import pytest
 from click.testing import CliRunner
 
 from smsq.cli import main
@@ -33,6 +39,17 @@ def test_smsq_emulator_is_the_emulator_command() -> None:
         "--drop-rate",
         "--hang-s",
         "--sign-name",
+        "--receipt-url",
+        "--receipt-delay-ms",
+        "--receipt-batch-size",
+        "--receipt-timeout-ms",
+        "--receipt-retry-scale",
+        "--receipt-undelivered-rate",
+        "--receipt-undelivered-prefix",
+        "--receipt-duplicate-rate",
+        "--receipt-reorder-rate",
+        "--receipt-lost-rate",
+        "--control-token",
     ):
         assert option in result.output
 
@@ -102,3 +119,92 @@ def test_binding_beyond_loopback_warns_on_stderr() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--receipt-url", "ftp://127.0.0.1/r"],
+        ["--receipt-undelivered-prefix", "2700000"],
+        ["--receipt-batch-size", "0"],
+        ["--receipt-lost-rate", "1.5"],
+    ],
+)
+def test_bad_receipt_options_are_a_usage_error(args: list[str]) -> None:
+    assert CliRunner().invoke(emulator_command, ["--key", "k:s", *args]).exit_code == 2
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[list[dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.received.append(json.loads(self.rfile.read(length)))
+        body = b'{"code": 0, "msg": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[list[dict[str, Any]]]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    _Collector.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/receipts", _Collector.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_receipt_flags_configure_a_running_emulator_that_pushes_to_the_receiver(
+    processes: Any, collector: tuple[str, list[list[dict[str, Any]]]]
+) -> None:
+    url, received = collector
+    endpoint = processes.emulator(
+        free_port(),
+        "receipt-key",
+        "receipt-secret",
+        [
+            "--receipt-url",
+            url,
+            "--receipt-delay-ms",
+            "10",
+            "--receipt-batch-size",
+            "5",
+            "--receipt-timeout-ms",
+            "2000",
+            "--receipt-retry-scale",
+            "0.01",
+            "--receipt-undelivered-prefix",
+            "1700000",
+            "--receipt-undelivered-prefix",
+            "1710000",
+        ],
+        name="emulator-receipt-flags",
+    )
+    handle = EmulatorHandle(endpoint, "receipt-key", "receipt-secret")
+    assert handle.receipts() == {
+        "url": url,
+        "delay_ms": 10.0,
+        "batch_size": 5,
+        "timeout_ms": 2000.0,
+        "retry_scale": 0.01,
+        "undelivered_rate": 0.0,
+        "undelivered_prefixes": ["1700000", "1710000"],
+        "duplicate_rate": 0.0,
+        "reorder_rate": 0.0,
+        "lost_rate": 0.0,
+    }
+    body = handle.sdk_client().send_sms_verify_code(send_request("17000004321", out_id="t-1")).body
+    deadline = time.monotonic() + 15
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ((report,),) = received
+    assert (report["biz_id"], report["out_id"], report["err_code"]) == (body.model.biz_id, "t-1", "MK:0001")
+    assert handle.messages()[0]["receipt"]["status"] == "pushed"

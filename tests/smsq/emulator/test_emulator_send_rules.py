@@ -166,5 +166,6 @@ def test_the_messages_endpoint_lists_newest_first_and_filters_by_phone(client: A
         "request_id",
         "access_key_id",
         "sent_at",
+        "receipt",
     }
     assert set(emulator.messages()[0]) == keys
