@@ -7,15 +7,28 @@ import ipaddress
 import socket
 
 
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine (``""`` means every interface,
-    and a name other than ``localhost`` may resolve to anything, so both count as reachable)."""
-    if host == "localhost":
-        return True
+def is_loopback(host: str | None) -> bool:
+    """True when ``host``, an address or name to bind, is reachable from this machine only.
+
+    ``""`` (every interface) and names other than ``localhost`` (they may resolve to anything) are not.
+    """
+    return host == "localhost" or is_loopback_address(host)
+
+
+def is_loopback_address(address_text: str | None) -> bool:
+    """True when ``address_text`` is a loopback IP address (a peer's, say); never for a name.
+
+    An IPv4 address mapped into IPv6 counts as itself; a scope id (``fe80::1%eth0``) is ignored.
+    """
+    if not address_text:
+        return False
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(address_text.split("%", 1)[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from smsq.emulator.catalog import DEFAULT_SIGN_NAMES
 from smsq.emulator.faults import FaultSettings
 from smsq.emulator.receipts import ReceiptSettings
 from smsq.emulator.state import Limits
+from smsq.net import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8085
@@ -43,4 +44,4 @@ class EmulatorConfig:
     @property
     def loopback(self) -> bool:
         """True when the server binds only the loopback interface."""
-        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+        return is_loopback(self.host)

@@ -8,7 +8,6 @@ control handler, so whatever path spelling reaches a control, the check runs.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -16,21 +15,9 @@ from aiohttp import web
 from smsq.emulator import errors
 from smsq.emulator.backend import EMULATOR
 from smsq.emulator.responses import error_response
+from smsq.net import is_loopback_address
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def is_loopback(peer: str | None) -> bool:
-    """True when ``peer`` (an IP address, as aiohttp's ``request.remote``) is a loopback address."""
-    if not peer:
-        return False
-    try:
-        address = ipaddress.ip_address(peer.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def bearer_matches(authorization: str | None, token: str) -> bool:
@@ -46,7 +33,7 @@ def check_access(peer: str | None, authorization: str | None, token: str | None)
     if token is not None:
         if not bearer_matches(authorization, token):
             raise errors.ControlsUnauthorized()
-    elif not is_loopback(peer):
+    elif not is_loopback_address(peer):
         raise errors.ControlsForbidden()
 
 

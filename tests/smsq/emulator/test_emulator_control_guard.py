@@ -14,12 +14,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
 from click.testing import CliRunner
 
-from smsq.devstack.processes import free_port
 from smsq.emulator import EmulatorConfig, create_app, errors
 from smsq.emulator.cli import emulator as emulator_command
-from smsq.emulator.guard import bearer_matches, is_loopback
+from smsq.emulator.guard import bearer_matches
 from smsq.emulator.remote import EmulatorRemote
 from smsq.emulator.server import platform_errors
+from smsq.net import free_port, is_loopback_address
 from tests.conftest import EmulatorHandle
 from tests.smsq.emulator.emu_helpers import fresh_phone, send_request
 
@@ -47,7 +47,7 @@ KEY_ID, KEY_SECRET = "guard-key", "guard-secret"
     ],
 )
 def test_only_loopback_addresses_count_as_loopback(peer: str | None, loopback: bool) -> None:
-    assert is_loopback(peer) is loopback
+    assert is_loopback_address(peer) is loopback
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from smsq.devstack.processes import free_port
 from smsq.emulator.catalog import UNDELIVERED_CODES
+from smsq.net import free_port
 from tests.smsq.emulator.receipt_rig import OK, Answer, receipt_rig, run
 
 FIELDS = {"phone_number", "send_time", "report_time", "success", "err_code", "err_msg", "sms_size", "biz_id"}
