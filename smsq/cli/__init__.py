@@ -17,6 +17,7 @@ from smsq.cli.exits import ExitCode
 # command name -> "module:attribute" of a click.Command
 COMMANDS = {
     "bench": "smsq.cli.bench_cmd:bench",
+    "chaos": "smsq.cli.chaos_cmd:chaos",
     "check": "smsq.cli.client_cmds:check",
     "demo": "smsq.cli.demo_cmd:demo",
     "dev": "smsq.cli.dev_cmd:dev",

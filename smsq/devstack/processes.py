@@ -159,25 +159,27 @@ class Stack:
     def redis(self, port: int | None = None) -> str:
         """Start an embedded, non-persistent ``redis-server``; return its URL."""
         port = port or free_port()
-        self.spawn(
-            "redis",
-            [
-                redis_server_binary(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.log_dir),
-            ],
+        self.redis_server(port)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def redis_server(self, port: int, *, aof_dir: Path | None = None, name: str = "redis") -> Child:
+        """Start an embedded ``redis-server`` on ``port`` and wait until it answers.
+
+        With ``aof_dir`` it is persistent the way production runs it (AOF, ``appendfsync everysec``,
+        ``noeviction``): a server killed with SIGKILL and started again on the same port and
+        directory comes back with every write it acknowledged, since Redis hands each write to the
+        kernel before it replies and only a machine crash loses the last second. Without it,
+        nothing is kept."""
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(aof_dir)]
+            if aof_dir is not None
+            else ["--appendonly", "no", "--dir", str(self.log_dir)]
         )
+        argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        child = self.spawn(name, [*argv, *persistence, "--maxmemory-policy", "noeviction"])
         url = f"redis://127.0.0.1:{port}/0"
-        wait_until(lambda: redis_answers(url), timeout_s=10, what="embedded redis-server")
-        return url
+        wait_until(lambda: redis_answers(url), timeout_s=30, what="embedded redis-server")
+        return child
 
     def emulator(
         self,
@@ -236,6 +238,40 @@ class Stack:
         )
         argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", *arguments, *extra_args]
         return self.spawn(name, argv, env)
+
+    def smsq_worker(
+        self,
+        env: Mapping[str, str],
+        *,
+        node: str,
+        pool: str = "threads",
+        concurrency: int = 4,
+        name: str = "worker",
+        extra_args: Sequence[str] = (),
+    ) -> Child:
+        """Start ``smsq worker`` (every configured lane) as node ``node``; return without waiting.
+
+        The command replaces itself with Celery (``execve``), so the child's pid is the worker's
+        main process and its process group holds the pool processes too."""
+        return self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "smsq.cli",
+                "worker",
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--metrics-port",
+                "0",
+                "-n",
+                node,
+                *extra_args,
+            ],
+            env,
+        )
 
     def flower(self, env: Mapping[str, str], port: int, broker_url: str) -> str:
         """Start Flower on ``port``; return its URL. The broker URL (it may carry a password) goes in
