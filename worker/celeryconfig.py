@@ -7,6 +7,7 @@ Shared producer settings (broker, serialisation, visibility timeout, sent events
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from producers.constants import TASK_TIME_LIMIT_S, queue_for_lane
 from producers.publisher import broker_options
@@ -34,9 +35,13 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # Reserve one message per pool slot only, so a busy worker cannot hoard sends that another
         # worker could run, and the backlog stays visible in Redis (KEDA scales on list length).
         "worker_prefetch_multiplier": 1,
-        # After a broker connection loss, cancel running late-ack tasks whose messages Redis will
-        # redeliver, instead of letting two copies run at once.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Leave running sends alone when the broker connection drops. Cancelling them only adds
+        # loss: prefork kills the child mid-call (its SMS may be out, the send is then stuck), and
+        # the thread pool cannot cancel at all (NotImplementedError ... kill_job, on every running
+        # send); celery/celery#9250 is a crash on reconnection with it on. A redelivered copy
+        # cannot send twice anyway: claim.lua's lease refuses it. Explicit, because Celery means
+        # to turn it on by default.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_time_limit": task_time_limit,
         "task_soft_time_limit": task_soft_time_limit,
         # Task events on, so Flower and exporters see every state; argsrepr keeps them masked.
@@ -51,4 +56,14 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 30.0,
         # Log lines carry the task name and id (a ticket), never arguments.
         "worker_task_log_format": "%(asctime)s %(levelname)s %(task_name)s[%(task_id)s] %(message)s",
+        **_broker_transport(settings.effective_broker_url),
     }
+
+
+def _broker_transport(broker_url: str) -> dict[str, Any]:
+    """On a plain ``redis://`` broker, kombu's Redis transport with the workaround for the crash
+    on a Redis restart (worker/transport.py, celery/kombu#582). Only that scheme: kombu reads TLS
+    defaults from ``rediss://`` and other options from other schemes, so they keep kombu's own."""
+    if urlsplit(broker_url).scheme == "redis":
+        return {"broker_transport": "worker.transport:Transport"}
+    return {}

@@ -6,11 +6,14 @@ message Redis hands back late and rewrites a final state is caught; then judge e
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from producers.process import reset_caches
@@ -21,7 +24,7 @@ from smsq.chaos.bed import BedConfig, ChaosBed
 from smsq.chaos.faults import Injector
 from smsq.chaos.judge import Window, judge
 from smsq.chaos.ledger import Ledger
-from smsq.chaos.load import Load, LoadPlan
+from smsq.chaos.load import Attempt, Load, LoadPlan
 from smsq.chaos.monitor import ProcessMonitor
 from smsq.chaos.scenarios import Scenario
 from smsq.devstack.processes import running_stack
@@ -101,8 +104,11 @@ def run_pool(config: RunConfig, pool: str, say: Say) -> dict[str, Any]:
             scenarios[window.scenario.name] = judge(
                 window, ledger.of(window.scenario.name), attempts, messages, events, exits, everyone
             )
+        records = stack.log_dir / "chaos-records.json"
+        _write_records(records, ledger, runs, injector, monitor)
         return {
             "pool": pool,
+            "records": str(records),
             "concurrency": concurrency,
             "hosts": config.hosts,
             "log_dir": str(stack.log_dir),
@@ -123,7 +129,7 @@ def _run_scenario(
     injector: Injector,
     numbers: Numbers,
     pool: str,
-) -> tuple[Window, list[Any]]:
+) -> tuple[Window, list[Attempt]]:
     if scenario.provider_faults:
         injector.provider_faults(True)
     faults_over = threading.Event()
@@ -176,6 +182,39 @@ def _watch_past_visibility(injector: Injector, pool: str) -> float:
         bar.update(1)
     bar.close()
     return round(time.time() - last_fault, 1)
+
+
+def _write_records(
+    path: Path,
+    ledger: Ledger,
+    runs: Sequence[tuple[Window, list[Attempt]]],
+    injector: Injector,
+    monitor: ProcessMonitor,
+) -> None:
+    """Everything the judge saw, as evidence (phones reduced to how many SMS reached them)."""
+    sms: Counter[str] = Counter(message["phone"] for message in ledger.messages.values())
+    out_ids: Counter[str] = Counter(m["out_id"] for m in ledger.messages.values() if m.get("out_id"))
+    entries = [
+        {
+            **{k: v for k, v in asdict(entry).items() if k != "phone"},
+            "sms_to_phone": sms[entry.phone],
+            "sms_with_out_id": out_ids[entry.ticket],
+        }
+        for entry in ledger.entries.values()
+    ]
+    attempts = [
+        {"scenario": window.scenario.name, **{k: v for k, v in asdict(a).items() if k != "phone"},
+         "sms_to_phone": sms[a.phone]}
+        for window, attempts in runs
+        for a in attempts
+    ]  # fmt: skip
+    data = {
+        "entries": entries,
+        "attempts": attempts,
+        "faults": [asdict(event) for event in injector.events],
+        "exits": [asdict(x) for x in monitor.exits],
+    }
+    path.write_text(json.dumps(data, default=str), encoding="utf-8")
 
 
 def _safe(call: Callable[[], Any]) -> Any:
