@@ -9,7 +9,7 @@ export ALIBABA_CLOUD_ECS_METADATA_DISABLED := true
 export ALIBABA_CLOUD_CLI_PROFILE_DISABLED := true
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench demo clean
+.PHONY: help dev test lint bench chaos demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: $(STAMP)  ## ruff, mypy --strict, and the deployment file checks
 bench: $(STAMP)  ## benchmarks against same-run baselines (smsq/bench), and the quick bench's test
 	$(BIN)/smsq bench all --json bench.json --plot bench.png
 	$(BIN)/python -m pytest -m bench
+
+chaos: $(STAMP)  ## kill workers, hosts and Redis under load, both pools (smsq/chaos; about 1.5 h)
+	$(BIN)/smsq chaos --pool both --json chaos.json --plot chaos.png
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -67,7 +67,11 @@ class Injector:
             "redis-restart": self.redis_restart,
             "redis-outage": self.redis_outage,
         }
-        event = actions[kind]()
+        started = time.time()
+        try:
+            event = actions[kind]()
+        except Exception as exc:  # a lever that failed is a finding of the report, not a crash
+            event = FaultEvent(kind, started, time.time(), f"failed: {exc!r}")
         self.events.append(event)
         return event
 
