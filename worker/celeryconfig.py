@@ -56,7 +56,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 30.0,
         # Log lines carry the task name and id (a ticket), never arguments.
         "worker_task_log_format": "%(asctime)s %(levelname)s %(task_name)s[%(task_id)s] %(message)s",
-        **_broker_transport(settings.effective_broker_url),
+        **_broker_transport(settings.broker_dsn),
     }
 
 

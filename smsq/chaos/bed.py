@@ -19,8 +19,9 @@ from pathlib import Path
 
 import psutil
 
-from smsq.devstack.processes import Child, Stack, free_port
+from smsq.devstack.processes import Child, Stack
 from smsq.emulator.remote import EmulatorRemote
+from smsq.net import free_port
 
 KEY_ID = "chaos-key"
 KEY_SECRET = "chaos-secret-0123456789"  # noqa: S105 - the emulator's test key, nothing real

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from smsq.devstack.processes import SAFE_ENV
+from producers.constants import NO_CLOUD_PROBES
 
 #: Scenario names, in the order a full run plays them (``smsq.chaos.scenarios.SCENARIOS``).
 NAMES = (
@@ -67,7 +67,7 @@ def chaos(
     doubled, false status, a send never final, a final state that changed, a worker that exited by
     itself, a vanished record, an untyped refusal); timings are reported, never asserted.
     """
-    os.environ.update(SAFE_ENV)  # before the SDK loads anywhere
+    os.environ.update(NO_CLOUD_PROBES)  # before the SDK loads anywhere
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise click.UsageError("--plot needs matplotlib: pip install 'smsq[dev]'")
     if importlib.util.find_spec("psutil") is None:
