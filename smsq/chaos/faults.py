@@ -81,8 +81,9 @@ class Injector:
             event = self.kill_host()
             event.kind = "kill-worker"
             return event
-        active = self._inspect("active")
-        children = {pid: host for host in self.bed.live_hosts() for pid in host.pool_children()}
+        hosts = self.bed.live_hosts()
+        active = self._inspect("active", expected=len(hosts))
+        children = {pid: host for host in hosts for pid in host.pool_children()}
         running = [
             request
             for requests in (active or {}).values()
@@ -114,7 +115,7 @@ class Injector:
         hosts = self.bed.live_hosts()
         if not hosts:
             return self._missed("kill-host")
-        active = self._inspect("active")
+        active = self._inspect("active", expected=len(hosts))
         busy = [host for host in hosts if (active or {}).get(host.node)]
         host = self._random.choice(busy or hosts)
         held = self._held_by(host) if active is not None else None
@@ -150,7 +151,7 @@ class Injector:
         that order so the last answer (running sends) is the freshest at the kill."""
         held: set[str] = set()
         for method in ("scheduled", "reserved", "active"):
-            replies = self._inspect(method, host.node)
+            replies = self._inspect(method, host.node, expected=1)
             if replies is None:
                 return None
             for item in replies.get(host.node) or []:
@@ -158,10 +159,11 @@ class Injector:
         return sorted(held)
 
     @staticmethod
-    def _inspect(method: str, node: str | None = None) -> dict[str, Any] | None:
-        """One Celery ``inspect`` call to every worker (or to ``node``); None when it failed."""
+    def _inspect(method: str, node: str | None = None, *, expected: int) -> dict[str, Any] | None:
+        """One Celery ``inspect`` call to every worker (or to ``node``), done as soon as
+        ``expected`` workers answered; None when it failed."""
         inspector = producer_app().control.inspect(
-            destination=[node] if node else None, timeout=_INSPECT_TIMEOUT_S, limit=1 if node else None
+            destination=[node] if node else None, timeout=_INSPECT_TIMEOUT_S, limit=expected
         )
         try:
             replies: dict[str, Any] | None = getattr(inspector, method)()
