@@ -230,9 +230,3 @@ class ChaosBed:
             self.killed_pids.add(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-
-    def worker_logs(self) -> dict[str, Path]:
-        """Log file of every host index."""
-        return {
-            f"host{host.index}": host.child.log_path for host in self.current_hosts() if host.child.log_path
-        }

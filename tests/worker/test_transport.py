@@ -64,7 +64,7 @@ def _what_celery_does_after_the_connection_dropped(connection: Connection) -> No
     ignore_errors(connection, connection.close)
 
 
-def test_kombus_own_redis_transport_raises_attribute_error_after_a_connection_loss(
+def test_kombus_plain_redis_transport_still_raises_attribute_error_after_a_connection_loss(
     doomed_redis: tuple[str, Stack],
 ) -> None:
     # The upstream bug the workaround is for. When this stops raising, kombu fixed it: remove
