@@ -28,6 +28,13 @@ NO_CLOUD_PROBES = {
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 
+#: How long a run's claim on a send lasts unless the run renews it (it does, every third of it):
+#: when a worker dies mid-call, its sends are taken over about this soon.
+LEASE_S = 15
+
+#: How long a queued send may go unclaimed before the recovery sweep looks for its message.
+DISPATCH_GRACE_S = 15
+
 #: Hard limit of one run of the send task: a send's deadline (120 s by default) plus one read
 #: timeout and slack. Stop grace periods (compose, Kubernetes) must be longer than this.
 TASK_TIME_LIMIT_S = 180
@@ -61,6 +68,31 @@ def last_sent_key(phone: str) -> str:
 def check_attempts_key(phone: str) -> str:
     """Counter of wrong answers against a number's current code."""
     return f"{KEY_PREFIX}checks:{phone}"
+
+
+def inflight_key() -> str:
+    """Every send not yet final, scored by when the recovery sweep should next look at it (ms)."""
+    return f"{KEY_PREFIX}inflight"
+
+
+def orphans_key() -> str:
+    """Sends whose holder is gone (a dead worker, a run handed back): re-published at once."""
+    return f"{KEY_PREFIX}orphans"
+
+
+def due_key(lane: str) -> str:
+    """Sends of a lane waiting for the rate slot they reserved, scored by the slot (ms)."""
+    return f"{KEY_PREFIX}due:{lane}"
+
+
+def workers_key() -> str:
+    """Live worker processes, scored by their last heartbeat (ms)."""
+    return f"{KEY_PREFIX}workers"
+
+
+def held_key(worker_id: str) -> str:
+    """The sends a worker process held (reserved or running) at its last heartbeat."""
+    return f"{KEY_PREFIX}held:{worker_id}"
 
 
 def limit_key(scope: str, subject: str) -> str:

@@ -98,6 +98,8 @@ class Claim:
     busy_for_s: float = 0.0
     #: Schema version of the record (``constants.RECORD_VERSION`` for records this release writes).
     version: int = 0
+    #: The rate slot (server time, s) an earlier run reserved for this send, now this run's to use.
+    slot_at: float | None = None
 
 
 class RecordStore:
@@ -127,6 +129,7 @@ class RecordStore:
         keys = [
             constants.record_key(ticket),
             constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
+            constants.inflight_key(),
             *(rule.key for rule in rules),
         ]
         args: list[Any] = [
@@ -142,6 +145,7 @@ class RecordStore:
             constants.record_key(""),
             constants.minute_stats_key(""),
             constants.RECORD_VERSION,
+            constants.DISPATCH_GRACE_S * 1000,
             len(rules),
         ]
         for rule in rules:
@@ -173,6 +177,7 @@ class RecordStore:
         keys = [
             constants.record_key(ticket),
             constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
+            constants.inflight_key(),
             *(rule.key for rule in rules),
         ]
         self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_key else "0"])
@@ -197,8 +202,14 @@ class RecordStore:
         """Take a send for one attempt (see claim.lua for the outcomes)."""
         reply = self._scripts.run(
             "claim",
-            [constants.record_key(ticket), constants.lease_key(ticket)],
-            [int(lease_s * 1000), token, "" if now_ms is None else now_ms, constants.minute_stats_key("")],
+            [constants.record_key(ticket), constants.lease_key(ticket), constants.inflight_key()],
+            [
+                int(lease_s * 1000),
+                token,
+                "" if now_ms is None else now_ms,
+                constants.minute_stats_key(""),
+                ticket,
+            ],
         )
         outcome = ClaimOutcome(reply[0])
         if outcome is ClaimOutcome.BUSY:
@@ -215,6 +226,7 @@ class RecordStore:
             ambiguous_since=float(reply[6]) if reply[6] else None,
             server_now=int(reply[7]) / 1000,
             version=int(reply[8] or 0),
+            slot_at=float(reply[9]) if reply[9] else None,
         )
 
     def mark_ambiguous(self, ticket: str, since: float) -> None:
@@ -239,7 +251,9 @@ class RecordStore:
         when the record is gone).
 
         ``token`` is the lease of the run deciding; a run whose lease was lost cannot hand the
-        send back. An empty token is a decision made outside a run (an expired message)."""
+        send back. An empty token is a decision made outside a run (an expired message): it never
+        overrides a run that holds the send. Handing back (``queued``) with a ``slot_at`` field
+        parks the send until that rate slot; without one, the recovery sweep re-publishes it."""
         args: list[Any] = [
             state.value,
             "" if now_ms is None else now_ms,
@@ -247,6 +261,8 @@ class RecordStore:
             ticket,
             constants.minute_stats_key(""),
             token,
+            constants.DISPATCH_GRACE_S * 1000,
+            constants.due_key(""),
         ]
         for name, value in (fields or {}).items():
             args += [name, value]
@@ -255,6 +271,8 @@ class RecordStore:
             constants.lease_key(ticket),
             constants.last_sent_key(phone),
             constants.check_attempts_key(phone),
+            constants.inflight_key(),
+            constants.orphans_key(),
         ]
         result: str = self._scripts.run("finish", keys, args)
         return None if result == "missing" else SendState(result)

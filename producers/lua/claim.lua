@@ -1,31 +1,39 @@
 -- A worker claims a send before calling the provider: the execution-time dedupe.
 --
--- KEYS[1] record hash, KEYS[2] lease key
+-- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] sends not yet final (the recovery index)
 -- Returns
 --   {"missing"}                      no record (never admitted, or past its TTL)
 --   {"done", state}                  already sent / verified / failed / expired: do nothing
---   {"busy", lease ms left}          another run holds the lease: come back when it ends
+--   {"busy", lease ms left}          another run holds the lease: leave the send to it
 --   {"expired", reason}              the deadline passed; recorded as expired
---   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since, now ms, version}
+--   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since, now ms, version,
+--    slot_at}
 --     ambiguous_since is "" unless an earlier attempt may have reached the provider (a read
 --     timeout, or a worker that died while sending): the caller must not send a second code.
 --     now ms is the server clock, so the worker can compare its own clock with the record's times.
+--     slot_at is "" or the rate slot (s) an earlier run reserved for this send: it is this run's
+--     to use, and is cleared here, so a run that dies with it takes a fresh one next time.
 
 local lease_ms = tonumber(ARGV[1])
 local token = ARGV[2]                    -- identifies this run's lease
 local now_ms = clock_ms(ARGV[3])
 local minute_prefix = ARGV[4]
+local ticket = ARGV[5]
 local now_s = seconds(now_ms)
 
 local rec = redis.call("HMGET", KEYS[1], "state", "phone", "lane", "created_at", "deadline_at",
-                       "ambiguous_since", "last_attempt_at", "v")
+                       "ambiguous_since", "last_attempt_at", "v", "slot_at")
 local state = rec[1]
-if not state then return {"missing"} end
-if is_final(state) then return {"done", state} end
-if state == "sending" then
-  local left = redis.call("PTTL", KEYS[2])
-  if left > 0 then return {"busy", tostring(left)} end
+if not state then
+  redis.call("ZREM", KEYS[3], ticket)
+  return {"missing"}
 end
+if is_final(state) then
+  redis.call("ZREM", KEYS[3], ticket)
+  return {"done", state}
+end
+local left = redis.call("PTTL", KEYS[2])
+if left > 0 then return {"busy", tostring(left)} end
 
 local ambiguous = rec[6] or ""
 if state == "sending" and ambiguous == "" then
@@ -38,11 +46,16 @@ if now_ms / 1000 > tonumber(rec[5]) then
   local reason = "deadline_passed"
   if ambiguous ~= "" then reason = "ambiguous_expired" end
   redis.call("HSET", KEYS[1], "state", "expired", "reason", reason, "updated_at", now_s)
+  redis.call("HDEL", KEYS[1], "slot_at")
+  redis.call("ZREM", KEYS[3], ticket)
   count_minute(minute_prefix, now_ms, "expired")
   return {"expired", reason}
 end
 
 redis.call("SET", KEYS[2], token, "PX", lease_ms)
+redis.call("ZADD", KEYS[3], now_ms + lease_ms, ticket)
 local attempts = redis.call("HINCRBY", KEYS[1], "attempts", 1)
 redis.call("HSET", KEYS[1], "state", "sending", "updated_at", now_s, "last_attempt_at", now_s)
-return {"claimed", rec[2], rec[3], rec[4], rec[5], tostring(attempts), ambiguous, tostring(now_ms), rec[8] or ""}
+redis.call("HDEL", KEYS[1], "slot_at")
+return {"claimed", rec[2], rec[3], rec[4], rec[5], tostring(attempts), ambiguous, tostring(now_ms),
+        rec[8] or "", rec[9] or ""}

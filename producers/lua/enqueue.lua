@@ -2,7 +2,8 @@
 --
 -- KEYS[1]   record hash              smsq:send:<ticket>
 -- KEYS[2]   idempotency string       smsq:idem:<key>   (a placeholder key when there is none)
--- KEYS[3..] one sliding-window log (ZSET) per rule; a key may appear once per rule using it
+-- KEYS[3]   sends not yet final      smsq:inflight     (the recovery sweep's index)
+-- KEYS[4..] one sliding-window log (ZSET) per rule; a key may appear once per rule using it
 -- Returns one of
 --   {"ok", ticket, now_ms, monitored rule names joined by ","}
 --   {"duplicate", ticket, state, created_at, lane, purpose}  (the original send's)
@@ -20,12 +21,13 @@ local phone, masked, purpose, lane = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local record_prefix = ARGV[10]            -- to read the state of an idempotent duplicate
 local minute_prefix = ARGV[11]
 local version = ARGV[12]                  -- schema version of the record
-local rule_count = tonumber(ARGV[13])     -- then 4 values per rule: limit, window ms, name, monitor
-local RULES_AT = 13
+local dispatch_grace_ms = tonumber(ARGV[13])  -- when the sweep first looks for the message
+local rule_count = tonumber(ARGV[14])     -- then 4 values per rule: limit, window ms, name, monitor
+local RULES_AT = 14
 
 local function rule(i)
   local base = RULES_AT + (i - 1) * 4
-  return {key = KEYS[2 + i], limit = tonumber(ARGV[base + 1]), window = tonumber(ARGV[base + 2]),
+  return {key = KEYS[3 + i], limit = tonumber(ARGV[base + 1]), window = tonumber(ARGV[base + 2]),
           name = ARGV[base + 3], monitor = ARGV[base + 4] == "1"}
 end
 
@@ -73,6 +75,7 @@ redis.call("HSET", KEYS[1],
   "created_at", now_s, "updated_at", now_s, "deadline_at", seconds(now_ms + useful_life_s * 1000),
   "attempts", 0)
 redis.call("EXPIRE", KEYS[1], record_ttl_s)
+redis.call("ZADD", KEYS[3], now_ms + dispatch_grace_ms, ticket)
 if has_idempotency_key then
   redis.call("SET", KEYS[2], ticket, "EX", record_ttl_s)
 end

@@ -1,30 +1,42 @@
 -- Record how a run ended. The first final state wins; a late duplicate cannot overwrite it.
 --
 -- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] newest-sent-ticket key of the number,
--- KEYS[4] wrong-answer counter of the number
+-- KEYS[4] wrong-answer counter of the number, KEYS[5] sends not yet final (the recovery index),
+-- KEYS[6] sends to re-publish at once
 -- Returns the state the record holds afterwards, or "missing".
 
-local new_state = ARGV[1]      -- sent | failed | expired, or queued to hand the send back (to wait
-                               -- for the rate limiter, or after Redis failed mid-run)
+local new_state = ARGV[1]      -- sent | failed | expired, or queued to hand the send back: parked
+                               -- until its reserved rate slot (a slot_at field is given), or to be
+                               -- re-published at once (Redis failed mid-run)
 local now_ms = clock_ms(ARGV[2])
 local code_ttl_s = tonumber(ARGV[3])   -- how long KEYS[3] names the number's live code
 local ticket = ARGV[4]
 local minute_prefix = ARGV[5]
 local token = ARGV[6]          -- the run's lease token, or "" for a decision made outside a run
-local FIELDS_AT = 7            -- then field, value pairs to store (reason, request_id, biz_id, …)
+local dispatch_grace_ms = tonumber(ARGV[7])
+local due_prefix = ARGV[8]     -- + lane: the lane's sends waiting for their rate slot
+local FIELDS_AT = 9            -- then field, value pairs to store (reason, request_id, biz_id, …)
 local now_s = seconds(now_ms)
 
-local rec = redis.call("HMGET", KEYS[1], "state", "ambiguous_since")
+local rec = redis.call("HMGET", KEYS[1], "state", "ambiguous_since", "lane")
 local state = rec[1]
 if not state then return "missing" end
+local due_key = due_prefix .. (rec[3] or "")
 if is_final(state) then return state end
-if token ~= "" and redis.call("GET", KEYS[2]) ~= token then
+local lease = redis.call("GET", KEYS[2])
+if token == "" and lease then
+  -- a decision made outside any run (an expired duplicate message) never overrides a live run
+  return state
+end
+if token ~= "" and lease ~= token and new_state == "queued" then
   -- this run's lease ran out and another run may own the send now: only a final state may land
-  if new_state == "queued" then return state end
+  return state
 end
 
 redis.call("HSET", KEYS[1], "state", new_state, "updated_at", now_s)
+local slot_at = nil
 for i = FIELDS_AT, #ARGV, 2 do
+  if ARGV[i] == "slot_at" then slot_at = tonumber(ARGV[i + 1]) end
   if ARGV[i] ~= "ambiguous_since" or not rec[2] then  -- keep the earliest ambiguous attempt
     redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 1])
   end
@@ -40,5 +52,20 @@ if new_state == "sent" then
   redis.call("DEL", KEYS[4])
 end
 redis.call("DEL", KEYS[2])
-if new_state ~= "queued" then count_minute(minute_prefix, now_ms, new_state) end
+if new_state == "queued" then
+  if slot_at then
+    -- parked: the recovery sweep publishes it again for its slot; until then no worker holds it
+    redis.call("ZADD", due_key, math.floor(slot_at * 1000), ticket)
+    redis.call("ZADD", KEYS[5], math.floor(slot_at * 1000) + dispatch_grace_ms, ticket)
+  else
+    redis.call("ZADD", KEYS[6], now_ms, ticket)
+    redis.call("ZADD", KEYS[5], now_ms + dispatch_grace_ms, ticket)
+  end
+else
+  redis.call("HDEL", KEYS[1], "slot_at")
+  redis.call("ZREM", KEYS[5], ticket)
+  redis.call("ZREM", KEYS[6], ticket)
+  redis.call("ZREM", due_key, ticket)
+  count_minute(minute_prefix, now_ms, new_state)
+end
 return new_state
