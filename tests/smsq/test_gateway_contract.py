@@ -19,22 +19,26 @@ from referencing.jsonschema import DRAFT202012
 
 from producers import SmsqError
 from producers.http_answers import status_for
-from smsq.gateway.app import create_app
+from smsq.gateway.app import GatewayConfig, create_app
 from smsq.gateway.openapi import openapi_document
+from smsq.gateway.receipts import ReceiptConfig
 from tests.conftest import EmulatorHandle
 from tests.producers.test_http_answers import all_subclasses
 from tests.smsq.gateway_client import Gateway, Reply, StartGateway, fresh_number, wait_final_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT_URI = "urn:smsq:gateway-openapi"
-#: aiohttp adds HEAD to every GET route by itself; the document describes the GET.
-IMPLICIT_METHODS = {"HEAD"}
+#: aiohttp adds HEAD to every GET route by itself; the document describes the GET. The receipt
+#: route's catch-all ("*") only answers 404/405, as the document says under its POST.
+IMPLICIT_METHODS = {"HEAD", "*"}
+#: A gateway with every optional route: the receipt route exists only with a path secret.
+FULL = GatewayConfig(receipts=ReceiptConfig("s" * 32))
 
 
 def routes_served() -> set[tuple[str, str]]:
     """(path template, method) of every route the gateway application registers."""
     found = set()
-    for route in create_app().router.routes():
+    for route in create_app(FULL).router.routes():
         if route.method not in IMPLICIT_METHODS:
             found.add((route.resource.canonical, route.method.lower()))  # type: ignore[union-attr]
     return found
