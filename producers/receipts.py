@@ -67,7 +67,7 @@ class Receipt:
     carrier_code: str
     #: ``report_time`` as Unix seconds, when readable.
     reported_at: float | None = None
-    #: ``report_time - send_time`` in seconds, when both are readable and in order.
+    #: ``report_time - send_time`` in seconds for a delivered SMS, when both are readable and in order.
     send_to_delivery_s: float | None = None
 
 
@@ -132,8 +132,8 @@ def _read_report(item: object) -> Receipt | _Foreign | None:
         return _FOREIGN
     reported_at = beijing_unix(item.get("report_time"))
     send_time = beijing_unix(item.get("send_time"))
-    took = None
-    if reported_at is not None and send_time is not None and reported_at >= send_time:
+    took = None  # an SMS that never arrived has no delivery time
+    if success and reported_at is not None and send_time is not None and reported_at >= send_time:
         took = reported_at - send_time
     return Receipt(out_id, success, carrier_code(code), reported_at, took)
 

@@ -52,9 +52,10 @@ def test_a_report_becomes_a_receipt_with_the_carriers_times_in_unix_seconds() ->
     assert batch == ReceiptBatch((Receipt(TICKET, True, "DELIVERED", reported, 3.0),))
 
 
-def test_an_undelivered_report_keeps_its_carrier_code() -> None:
+def test_an_undelivered_report_keeps_its_carrier_code_and_has_no_delivery_time() -> None:
     (receipt,) = parse_batch(push(report(success=False, err_code="MK:0001"))).receipts
-    assert (receipt.delivered, receipt.carrier_code) == (False, "MK:0001")
+    assert (receipt.delivered, receipt.carrier_code, receipt.send_to_delivery_s) == (False, "MK:0001", None)
+    assert receipt.reported_at is not None
 
 
 def test_the_phone_number_is_never_read_into_a_receipt() -> None:
