@@ -22,7 +22,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.bench
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_path: Path) -> None:
     json_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     env = {**os.environ, **NO_CLOUD_PROBES}
@@ -42,7 +42,7 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
         env=env,
         capture_output=True,
         text=True,
-        timeout=230,
+        timeout=290,
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
