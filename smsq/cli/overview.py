@@ -103,7 +103,8 @@ def _ratio(counts: dict[str, int]) -> float | None:
     return round(counts["delivered"] / seen, 4) if seen else None
 
 
-def _delivery_lines(delivery: dict[str, Any]) -> list[str]:
+def delivery_lines(delivery: dict[str, Any]) -> list[str]:
+    """The delivery section of the overview, as text lines."""
     if delivery["ratio"] is None:
         return ["Delivery (carrier receipts, all time): no receipt yet"]
     seen = delivery["delivered"] + delivery["undelivered"]
@@ -150,5 +151,5 @@ def print_overview(as_json: bool) -> None:
     for title, key in (("Refused by limit", "rejected"), ("Monitor-mode hits", "monitored")):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())) or "none"
         lines.append(f"{title}: {counts}")
-    lines += _delivery_lines(data["delivery"])
+    lines += delivery_lines(data["delivery"])
     click.echo("\n".join(lines))
