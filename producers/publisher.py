@@ -17,9 +17,10 @@ from producers.settings import Settings, get_settings
 if TYPE_CHECKING:
     from celery import Celery
 
-#: Longer than a task run (TASK_TIME_LIMIT_S) and than any countdown it re-queues itself with
-#: (never past the send's deadline, at most 150 s), so Redis never redelivers a live task: kombu's
-#: Redis transport re-queues unacked messages older than this.
+#: Kombu's Redis transport re-queues an unacked message older than this. It is only the backstop:
+#: the recovery sweep (worker/recovery.py) re-publishes a dead worker's sends within seconds. It
+#: must outlast a message's longest legitimate stay in a live worker (waiting for a pool slot, then
+#: a run of at most TASK_TIME_LIMIT_S), or a live send would be handed out twice (harmless, but work).
 VISIBILITY_TIMEOUT_S = 600
 
 

@@ -15,10 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import TypedDict
 
-from producers.constants import DEFAULT_RECEIPT_WAIT_S, TASK_TIME_LIMIT_S
-
-#: A send still ``sending`` this long after its last attempt began lost its worker for good.
-_ABANDONED_AFTER_S = TASK_TIME_LIMIT_S + 60
+from producers.constants import DEFAULT_RECEIPT_WAIT_S
 
 
 class SendState(enum.StrEnum):
@@ -103,22 +100,23 @@ class SendStatus:
     receipt_at: float | None = None
     #: Seconds from the provider's send to the carrier's report (the receipt's own two times).
     send_to_delivery_s: float | None = None
+    #: A queued send parked for its lane's rate: the slot reserved for it (Redis clock, Unix s).
+    waiting_until: float | None = None
 
     @classmethod
     def from_hash(
         cls, ticket: str, data: dict[str, str], now: float, *, receipt_wait_s: float = DEFAULT_RECEIPT_WAIT_S
     ) -> SendStatus:
         """Rebuild from the Redis hash. A send still queued past its deadline reads as ``expired``
-        (its message was lost); one still sending long after its worker's time limit reads as
-        ``failed`` with reason ``worker_lost`` (its SMS may or may not have gone out). A sent send
-        without a receipt ``receipt_wait_s`` after ``sent`` reads as delivery ``unknown``."""
+        (nothing can send it any more; the recovery sweep records it so). A send whose worker died
+        reads as it was (``queued`` or ``sending``) until the sweep has had another worker settle
+        it. A sent send without a receipt ``receipt_wait_s`` after ``sent`` reads as delivery
+        ``unknown``."""
         state = SendState(data["state"])
         deadline_at = float(data["deadline_at"])
         reason = data.get("reason") or None
         if state is SendState.QUEUED and now > deadline_at:
-            state = SendState.EXPIRED
-        elif state is SendState.SENDING and now > float(data.get("updated_at", 0)) + _ABANDONED_AFTER_S:
-            state, reason = SendState.FAILED, "worker_lost"
+            state, reason = SendState.EXPIRED, reason or "deadline_passed"
         sent_at = _float(data.get("sent_at"))
         created_at = float(data["created_at"])
         receipt = _receipt_fields(state, data, sent_at, now, receipt_wait_s)
@@ -137,6 +135,7 @@ class SendStatus:
             biz_id=data.get("biz_id") or None,
             sent_at=sent_at,
             enqueue_to_sent_s=None if sent_at is None else round(sent_at - created_at, 6),
+            waiting_until=_float(data.get("slot_at")) if state is SendState.QUEUED else None,
             **receipt,
         )
 

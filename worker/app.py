@@ -11,3 +11,5 @@ app = Celery("smsq")
 app.conf.update(celery_settings(get_settings()))
 # Import the task and signal handlers so the worker registers them.
 app.conf.update(include=["worker.tasks", "worker.signals"])
+# Heartbeat and recovery sweep on the worker's timer (named, so only a worker loads it).
+app.steps["worker"].add("worker.recovery:RecoveryStep")

@@ -6,6 +6,12 @@ Retries: tenacity retries transient provider failures (throttling, 5xx, refused 
 with jittered exponential backoff until the send's deadline. Permanent failures end the send at
 once with their reason.
 
+The rate: a run takes a token from the lane's and the account's limiters. A token valid within
+``limiter_max_sleep_s`` is slept for; a later one is reserved all the same, and the send is *parked*:
+handed back to Redis with its slot (``slot_at``), where the recovery sweep publishes it again when
+the slot comes (worker/recovery.py). No message waits inside a worker, so none is hoarded, and a
+worker's death strands nothing. The run that takes a parked send uses the slot reserved for it.
+
 The ambiguous case: a read timeout, a dropped connection or a 5xx may hide an SMS that went out.
 The provider refuses a second send to the same number inside ``Interval`` (``biz.FREQUENCY``), so
 a retry *inside that interval* is safe and tells us what happened: ``OK`` means the first request
@@ -29,22 +35,18 @@ from typing import Protocol
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from producers import errors
-from producers.constants import RECORD_VERSION
+from producers.constants import LEASE_S, RECORD_VERSION
 from producers.provider import SendReceipt
 from producers.records import SendState
 from producers.settings import Settings
 from producers.store import Claim, ClaimOutcome, RecordStore
 from worker import metrics
-from worker.celeryconfig import task_time_limit
+from worker.leases import LeaseKeeper
 
-#: The lease outlives the task's hard time limit, so no second copy starts while one runs.
-LEASE_S = task_time_limit + 30
 #: A retry after an ambiguous attempt must reach the provider this long before its interval ends.
 AMBIGUITY_MARGIN_S = 5.0
 #: Pause after an ambiguous attempt, so a request still in flight at the provider has finished.
 AMBIGUITY_PAUSE_S = 1.0
-#: How soon a run that found the send held by another run looks again.
-BUSY_RECHECK_S = 2.0
 #: How long a lane runs slower after the provider answered Throttling (it recovers by itself).
 THROTTLE_PENALTY_S = 5.0
 
@@ -73,13 +75,12 @@ class SharesRate(Protocol):
     def penalize(self, lane: str, seconds: float) -> None: ...
 
 
-class Requeue(Exception):
-    """Raised when the send must wait before this run can go on: run it again after ``countdown``
-    (the upstream rate has no token soon enough, or another run holds the send right now)."""
+class Park(Exception):
+    """Raised when the rate slot reserved for the send lies too far ahead to sleep for."""
 
-    def __init__(self, countdown: float) -> None:
-        super().__init__(f"run again in {countdown:.3f} s")
-        self.countdown = countdown
+    def __init__(self, slot_at: float) -> None:
+        super().__init__(f"parked until {slot_at:.3f}")
+        self.slot_at = slot_at
 
 
 class TooLate(Exception):
@@ -107,6 +108,10 @@ class RunResult(enum.StrEnum):
     DUPLICATE = "duplicate"
     #: No record (never admitted, or past its TTL): nothing to do.
     MISSING = "missing"
+    #: Parked until its reserved rate slot; the recovery sweep publishes it again then.
+    PARKED = "parked"
+    #: Another run holds the send; this message was a duplicate, and nothing was done.
+    BUSY = "busy"
 
     @classmethod
     def of(cls, state: SendState | None) -> RunResult:
@@ -131,19 +136,28 @@ class Delivery:
     provider: SendsSms
     limiter: SharesRate
     settings: Settings
+    #: Renews the leases of running runs; None runs without renewal (runs shorter than a lease).
+    leases: LeaseKeeper | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
     def deliver(self, ticket: str, *, token: str) -> Outcome:
-        """Run one attempt at delivering ``ticket``; raise :class:`Requeue` to come back later.
+        """Run one attempt at delivering ``ticket``.
 
         If Redis fails mid-run, the send is handed back (best effort) and ``ServiceUnavailable``
-        propagates so the task runs again; an SMS that may already be out is remembered as
-        ambiguous, so that run cannot send a second code."""
+        propagates; the recovery sweep re-publishes it once Redis answers (or once this run's lease
+        lapses). An SMS that may already be out is remembered as ambiguous, so no later run can
+        send a second code."""
         claim = self.store.claim(ticket, lease_s=LEASE_S, token=token)
         if claim.outcome is not ClaimOutcome.CLAIMED:
             return _not_claimed(claim)
-        run = _Run(self, ticket, token, claim)
+        if self.leases is None:
+            return self._run(_Run(self, ticket, token, claim))
+        with self.leases.holding(ticket, token):
+            return self._run(_Run(self, ticket, token, claim))
+
+    def _run(self, run: _Run) -> Outcome:
+        claim = run.claim
         if claim.version != RECORD_VERSION:
             # written by another release: its fields may mean something else, so do not guess
             state = run.finish(SendState.FAILED, {"reason": "schema"})
@@ -154,9 +168,10 @@ class Delivery:
             # the lane's backlog outlasts the send's useful life: waiting would only waste a slot
             state = run.finish(SendState.EXPIRED, {"reason": "rate_backlog"})
             return Outcome(RunResult.of(state), "rate_backlog", claim.lane)
-        except Requeue:
-            run.hand_back()
-            raise
+        except Park as park:
+            run.park(park.slot_at)
+            metrics.limiter_parked(claim.lane)
+            return Outcome(RunResult.PARKED, "rate", claim.lane)
         except errors.ServiceUnavailable:
             with contextlib.suppress(errors.ServiceUnavailable):
                 run.hand_back()
@@ -193,9 +208,9 @@ class Delivery:
 def _not_claimed(claim: Claim) -> Outcome:
     """The outcome of a run that could not claim its send."""
     if claim.outcome is ClaimOutcome.BUSY:
-        # Usually a copy of a message whose run is finishing right now: look again soon. A run
-        # that died keeps its lease until it lapses; the message's expiry bounds the looking.
-        raise Requeue(min(claim.busy_for_s, BUSY_RECHECK_S))
+        # A copy of a message whose run holds the send right now: leave it to that run. Should it
+        # die, its lease lapses and the recovery sweep publishes the send again.
+        return Outcome(RunResult.BUSY, "held")
     if claim.outcome is ClaimOutcome.DONE:
         return Outcome(RunResult.DUPLICATE, claim.state)
     if claim.outcome is ClaimOutcome.EXPIRED:
@@ -230,10 +245,13 @@ class _Run:
     ambiguous_since: float | None = None
     last_call_at: float | None = None
     confirmed_by: str = "provider_ok"
+    #: The rate slot an earlier run reserved for this send, until the first attempt uses it.
+    slot_at: float | None = None
     skew: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.ambiguous_since = self.claim.ambiguous_since
+        self.slot_at = self.claim.slot_at
         # Record times are Redis server times; convert our clock once instead of trusting it.
         self.skew = self.claim.server_now - self.d.clock()
 
@@ -265,9 +283,16 @@ class _Run:
         )
 
     def hand_back(self) -> None:
-        """Return the send to ``queued`` for a later run, keeping any ambiguity on record."""
-        fields = {} if self.ambiguous_since is None else {"ambiguous_since": f"{self.ambiguous_since:.3f}"}
-        self.finish(SendState.QUEUED, fields)
+        """Return the send to ``queued`` for the recovery sweep to publish again at once, keeping
+        any ambiguity on record."""
+        self.finish(SendState.QUEUED, self._ambiguity())
+
+    def park(self, slot_at: float) -> None:
+        """Return the send to ``queued`` until the rate slot reserved for it at ``slot_at``."""
+        self.finish(SendState.QUEUED, {**self._ambiguity(), "slot_at": f"{slot_at:.3f}"})
+
+    def _ambiguity(self) -> dict[str, str]:
+        return {} if self.ambiguous_since is None else {"ambiguous_since": f"{self.ambiguous_since:.3f}"}
 
     def receipt_fields(self, receipt: SendReceipt) -> dict[str, str]:
         return {
@@ -306,15 +331,24 @@ class _Run:
         raise exc
 
     def _take_token(self) -> None:
-        decision = self.d.limiter.acquire(self.claim.lane, self.d.settings.limiter_max_sleep_s)
-        if not decision.reserved:
-            if self.now() + decision.go_after_s >= self.claim.deadline_at:
+        """Wait for this attempt's rate token: the slot an earlier run reserved, or a new one."""
+        max_sleep = self.d.settings.limiter_max_sleep_s
+        if self.slot_at is not None:
+            slot_at, self.slot_at = self.slot_at, None
+            wait = slot_at - self.now()
+            if wait > max_sleep:  # an early copy of the message: keep the slot, come back for it
+                raise Park(slot_at)
+        else:
+            # Reserve whatever slot comes before the deadline; no slot in time means no send.
+            decision = self.d.limiter.acquire(self.claim.lane, max(0.0, self.claim.deadline_at - self.now()))
+            if not decision.reserved:
                 raise TooLate
-            metrics.limiter_requeued(self.claim.lane)
-            raise Requeue(decision.go_after_s)
-        if decision.go_after_s > 0:
-            metrics.limiter_waited(self.claim.lane, decision.go_after_s)
-            self.d.sleep(decision.go_after_s)
+            wait = decision.go_after_s
+            if wait > max_sleep:
+                raise Park(self.now() + wait)
+        if wait > 0:
+            metrics.limiter_waited(self.claim.lane, wait)
+            self.d.sleep(wait)
 
     def _wait(self, state: RetryCallState) -> float:
         s = self.d.settings

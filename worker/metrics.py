@@ -43,7 +43,7 @@ RETRIES = Counter("smsq_send_retries", "Send attempts retried", ["lane", "reason
 LIMITER_WAIT = Histogram(
     "smsq_limiter_wait_seconds", "Time a send slept for the upstream rate", ["lane"], buckets=_LATENCY_BUCKETS
 )
-LIMITER_REQUEUES = Counter("smsq_limiter_requeues", "Sends re-queued to wait for the rate", ["lane"])
+LIMITER_PARKED = Counter("smsq_limiter_parked", "Sends parked in Redis until their rate slot", ["lane"])
 ENQUEUE_TO_SENT = Histogram(
     "smsq_enqueue_to_sent_seconds",
     "From send_code() to the provider's acceptance",
@@ -86,8 +86,8 @@ def limiter_waited(lane: str, seconds: float) -> None:
     LIMITER_WAIT.labels(lane).observe(seconds)
 
 
-def limiter_requeued(lane: str) -> None:
-    LIMITER_REQUEUES.labels(lane).inc()
+def limiter_parked(lane: str) -> None:
+    LIMITER_PARKED.labels(lane).inc()
 
 
 def observe_enqueue_to_sent(lane: str, seconds: float) -> None:
@@ -116,21 +116,29 @@ class RedisCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         depth = GaugeMetricFamily("smsq_queue_depth", "Messages waiting in a lane's queue", labels=["lane"])
+        waiting = GaugeMetricFamily(
+            "smsq_waiting_sends",
+            "Sends parked until their lane's rate slot (not in any queue)",
+            labels=["lane"],
+        )
         checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
         try:
             pipe = self._redis.pipeline(transaction=False)
             for lane in self._lanes:
                 pipe.llen(constants.queue_for_lane(lane))
+                pipe.zcard(constants.due_key(lane))
             for name in ("checks", "receipts", "deliveries", "delivery_time"):
                 pipe.hgetall(constants.stats_key(name))
-            *lengths, check_counts, receipts, deliveries, delivery_time = pipe.execute()
+            *per_lane, check_counts, receipts, deliveries, delivery_time = pipe.execute()
         except redis.RedisError:
             return
-        for lane, length in zip(self._lanes, lengths, strict=True):
-            depth.add_metric([lane], float(length))
+        for index, lane in enumerate(self._lanes):
+            depth.add_metric([lane], float(per_lane[2 * index]))
+            waiting.add_metric([lane], float(per_lane[2 * index + 1]))
         for result, count in check_results(check_counts).items():
             checks.add_metric([result], float(count))
         yield depth
+        yield waiting
         yield checks
         yield from receipt_families(receipts, deliveries, delivery_time)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from typing import Any
 
@@ -17,8 +18,14 @@ from producers.settings import get_settings
 from producers.store import store_for
 from worker import metrics
 from worker.app import app
-from worker.delivery import Delivery, Requeue
+from worker.delivery import Delivery, RunResult
+from worker.leases import LeaseKeeper
 from worker.limiter import UpstreamLimiter
+
+logger = logging.getLogger("smsq.worker")
+
+#: Runs that did not end the send: not counted as finished.
+_NOT_FINISHED = frozenset({RunResult.PARKED, RunResult.BUSY})
 
 
 @functools.cache
@@ -26,16 +33,15 @@ def _delivery() -> Delivery:
     settings = get_settings()
     client = get_redis()
     return Delivery(
-        store_for(client), get_provider(), UpstreamLimiter.from_settings(settings, client), settings
+        store_for(client),
+        get_provider(),
+        UpstreamLimiter.from_settings(settings, client),
+        settings,
+        leases=LeaseKeeper(client),
     )
 
 
-def _reprs(request: Any) -> dict[str, str]:
-    """The message's own masked ``argsrepr``/``kwargsrepr``, to carry over to a re-published copy."""
-    return {name: value for name in ("argsrepr", "kwargsrepr") if (value := getattr(request, name, None))}
-
-
-@app.task(name=SEND_TASK_NAME, bind=True, max_retries=None, acks_late=True, typing=False)
+@app.task(name=SEND_TASK_NAME, bind=True, max_retries=0, acks_late=True, typing=False)
 def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any) -> dict[str, Any]:
     """Deliver the send recorded under ``ticket`` (the task id). Returns a log-safe summary.
 
@@ -51,19 +57,18 @@ def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any
     try:
         with metrics.in_progress(queue.removeprefix(QUEUE_PREFIX) or "unknown"):
             outcome = delivery.deliver(ticket, token=token)
-    except Requeue as wait:
-        # Waiting for the shared rate (or for another run holding the send): free the slot, come
-        # back later. Not an error, so it never spends a retry budget (max_retries=None here);
-        # the message's expiry ends the waiting once the send is no longer useful.
-        # Keep the masked description the producer gave, so Flower still shows it on the retry.
-        raise self.retry(countdown=wait.countdown, **_reprs(self.request)) from None
-    except ServiceUnavailable as exc:
-        raise self.retry(countdown=1.0, exc=exc, **_reprs(self.request)) from None
+    except ServiceUnavailable:
+        # Redis failed mid-run: the send was handed back if Redis let us, else its lease lapses.
+        # Either way the recovery sweep publishes it again once Redis answers (worker/recovery.py);
+        # a retry message now could not even be published.
+        logger.warning("send.handed_back ticket=%s reason=redis_unavailable", ticket)
+        return {"ticket": ticket, "result": "handed_back", "reason": "redis_unavailable"}
     except Exception as exc:
         # Anything else (the soft time limit, a bug) still ends the send with a reason to look up.
         reason = "time_limit" if isinstance(exc, SoftTimeLimitExceeded) else "internal_error"
         delivery.give_up(ticket, reason, token=token)
         metrics.send_finished("unknown", "failed", reason)
         raise
-    metrics.send_finished(outcome.lane or "unknown", outcome.result, outcome.reason)
+    if outcome.result not in _NOT_FINISHED:
+        metrics.send_finished(outcome.lane or "unknown", outcome.result, outcome.reason)
     return {"ticket": ticket, "result": outcome.result.value, "reason": outcome.reason}

@@ -40,6 +40,8 @@ def collect() -> dict[str, Any]:
     pipe = client.pipeline(transaction=False)
     for lane in settings.lanes:
         pipe.llen(constants.queue_for_lane(lane))
+    for lane in settings.lanes:
+        pipe.zcard(constants.due_key(lane))
     for offset in range(MINUTES):
         pipe.hgetall(constants.minute_stats_key(minute - offset))
     pipe.hgetall(constants.stats_key("checks"))
@@ -49,9 +51,9 @@ def collect() -> dict[str, Any]:
     pipe.hgetall(constants.stats_key("deliveries"))
     replies_ = pipe.execute()
     lanes = list(settings.lanes)
-    depths = replies_[: len(lanes)]
-    per_minute = replies_[len(lanes) : len(lanes) + MINUTES]
-    checks, rejected, monitored, receipts, deliveries = replies_[len(lanes) + MINUTES :]
+    depths, waiting = replies_[: len(lanes)], replies_[len(lanes) : 2 * len(lanes)]
+    per_minute = replies_[2 * len(lanes) : 2 * len(lanes) + MINUTES]
+    checks, rejected, monitored, receipts, deliveries = replies_[2 * len(lanes) + MINUTES :]
     return {
         "redis": redacted_url(settings.redis_dsn),
         "workers": workers,
@@ -59,10 +61,11 @@ def collect() -> dict[str, Any]:
             {
                 "lane": lane,
                 "depth": depth,
+                "waiting": parked,
                 "rate": str(settings.lanes[lane]),
                 "limiter": _limiter_text(limiter.lane_state(lane)),
             }
-            for lane, depth in zip(lanes, depths, strict=True)
+            for lane, depth, parked in zip(lanes, depths, waiting, strict=True)
         ],
         "per_minute": [
             {
@@ -134,9 +137,10 @@ def print_overview(as_json: bool) -> None:
     ]
     lines.append(f"Workers: {len(data['workers'])} live")
     lines += [f"  {name}" for name in data["workers"]] or ["  (none answered a ping within 1 s)"]
-    lines += ["", f"  {'lane':<12}{'queued':>8}  {'rate':<14}limiter"]
+    lines += ["", f"  {'lane':<12}{'queued':>8}{'waiting':>9}  {'rate':<14}limiter"]
     lines += [
-        f"  {row['lane']:<12}{row['depth']:>8}  {row['rate']:<14}{row['limiter']}" for row in data["lanes"]
+        f"  {row['lane']:<12}{row['depth']:>8}{row['waiting']:>9}  {row['rate']:<14}{row['limiter']}"
+        for row in data["lanes"]
     ]
     lines += [
         "",

@@ -19,7 +19,7 @@ from producers.records import SendState
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
 from tests.conftest import EmulatorHandle
-from worker.delivery import BUSY_RECHECK_S, Delivery, Requeue
+from worker.delivery import Delivery
 from worker.limiter import UpstreamLimiter
 
 
@@ -208,17 +208,25 @@ def slow_lane(delivery: Delivery, rate: str) -> None:
     delivery.limiter = UpstreamLimiter(delivery.store._redis, {"default": parse_rate(rate)})
 
 
-def test_a_long_wait_for_the_upstream_rate_hands_the_send_back_for_a_later_run(
-    delivery: Delivery, emulator: EmulatorHandle
+def test_a_long_wait_for_the_upstream_rate_parks_the_send_in_redis_with_its_reserved_slot(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
 ) -> None:
     first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
     slow_lane(delivery, "1/5second")  # the first send takes the token, the second waits ~5 s
     assert delivery.deliver(first, token="a").result == "sent"
-    with pytest.raises(Requeue) as info:
-        delivery.deliver(second, token="b")
-    assert 2.5 < info.value.countdown <= 5
-    assert delivery.store.status(second).state == "queued"
+    outcome = delivery.deliver(second, token="b")
+    assert (outcome.result, outcome.reason) == ("parked", "rate")
+    status = delivery.store.status(second)
+    assert status.state == "queued" and status.waiting_until is not None
+    assert 2.5 < status.waiting_until - time.time() <= 5.5
+    parked = redis_client.zrange("smsq:due:default", 0, -1, withscores=True)
+    assert parked == [(second, pytest.approx(status.waiting_until * 1000, abs=1))]
     assert len(emulator.messages("13522223337")) == 0
+    # an early copy of its message keeps the slot it has: no second token is taken from the lane
+    tat = redis_client.get("smsq:gcra:lane:default")
+    assert delivery.deliver(second, token="c").result == "parked"
+    assert redis_client.get("smsq:gcra:lane:default") == tat
+    assert delivery.store.status(second).waiting_until == status.waiting_until
 
 
 def test_a_send_the_rate_cannot_serve_before_its_deadline_expires_instead_of_waiting(
@@ -280,6 +288,8 @@ def test_a_redis_failure_mid_run_hands_the_send_back_so_the_next_run_sends_it(
     with pytest.raises(ServiceUnavailable):
         delivery.deliver(ticket, token="first")
     assert delivery.store.status(ticket).state == "queued"
+    # handed to the recovery sweep, which publishes it again at once
+    assert delivery.store._redis.zscore("smsq:orphans", ticket) is not None
     assert delivery.deliver(ticket, token="second").result == "sent"
     assert len(emulator.messages("13522223340")) == 1
 
@@ -299,13 +309,12 @@ def test_an_sms_sent_but_not_recorded_is_only_confirmed_by_the_next_run_never_se
     assert len(emulator.messages("13522223341")) == 1
 
 
-def test_a_send_held_by_a_live_run_is_looked_at_again_soon_not_dropped(delivery: Delivery) -> None:
+def test_a_send_held_by_a_live_run_is_left_to_it(delivery: Delivery, redis_client: redis.Redis) -> None:
     ticket = admit(delivery, "13522223342")
     assert delivery.store.claim(ticket, lease_s=30, token="live-run").outcome == "claimed"
-    with pytest.raises(Requeue) as info:
-        delivery.deliver(ticket, token="redelivered")
-    assert 0 < info.value.countdown <= BUSY_RECHECK_S
+    assert delivery.deliver(ticket, token="redelivered").result == "busy"
     assert delivery.store.status(ticket).state == "sending"
+    assert redis_client.get(f"smsq:lease:{ticket}") == "live-run"
 
 
 def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery) -> None:

@@ -1,0 +1,79 @@
+"""Leases of the runs in flight, renewed while they run.
+
+A run claims its send with a short lease (``LEASE_S``); a thread of the process the run executes in
+renews every lease it holds a few times per lease. A run in a process that dies stops being renewed,
+its lease lapses, and the recovery sweep hands the send to another worker within about ``LEASE_S``.
+A run that is merely slow keeps its send however long the provider takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+
+import redis
+
+from producers.constants import LEASE_S, inflight_key, lease_key
+from producers.errors import ServiceUnavailable
+from producers.scripts import Scripts
+
+log = logging.getLogger("smsq.leases")
+
+#: Renew this often: three chances before a lease lapses.
+RENEW_EVERY_S = LEASE_S / 3
+
+
+class LeaseKeeper:
+    """The leases of one process's runs (thread-safe), renewed by a daemon thread of that process."""
+
+    def __init__(self, client: redis.Redis, every_s: float = RENEW_EVERY_S) -> None:
+        self._scripts = Scripts(client, "worker")
+        self._every_s = every_s
+        self._held: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @contextlib.contextmanager
+    def holding(self, ticket: str, token: str) -> Iterator[None]:
+        """Keep the lease ``token`` on ``ticket`` renewed while the block runs."""
+        with self._lock:
+            self._held[ticket] = token
+            self._ensure_thread()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(ticket, None)
+
+    def renew(self) -> int:
+        """Renew every lease held now; returns how many were still this process's."""
+        with self._lock:
+            held = list(self._held.items())
+        if not held:
+            return 0
+        keys = [lease_key(ticket) for ticket, _ in held] + [inflight_key()]
+        args: list[object] = [LEASE_S * 1000]
+        for ticket, token in held:
+            args += [token, ticket]
+        renewed: int = self._scripts.run("renew", keys, args)
+        return renewed
+
+    def _ensure_thread(self) -> None:
+        # one thread per process: a prefork child starts its own after the fork
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._loop, name="smsq-lease-keeper", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(self._every_s):
+            try:
+                self.renew()
+            except ServiceUnavailable:
+                log.warning("lease.renew_failed: Redis is unavailable")
