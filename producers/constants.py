@@ -31,10 +31,6 @@ NO_CLOUD_PROBES = {
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 
-#: How long a run's claim on a send lasts unless the run renews it (it does, every third of it):
-#: when a worker dies mid-call, its sends are taken over about this soon.
-LEASE_S = 15
-
 #: How long a queued send may go unclaimed before the recovery sweep looks for its message.
 DISPATCH_GRACE_S = 15
 

@@ -196,6 +196,10 @@ class Settings(BaseSettings):
     retry_max_s: float = Field(default=5.0, gt=0)
     check_attempts: int = Field(default=2, ge=1, le=5)  # transient retries of CheckSmsVerifyCode
 
+    #: How long a run's claim on a send lasts unless renewed (its process renews it every third of
+    #: it): a send whose worker died mid-call is taken over by another worker about this soon.
+    run_lease_s: float = Field(default=10.0, ge=3, le=120)
+
     # --- send records ---------------------------------------------------------------------------------
     record_ttl_s: int = Field(default=86_400, ge=600)
 

@@ -35,7 +35,7 @@ from typing import Protocol
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from producers import errors
-from producers.constants import LEASE_S, RECORD_VERSION
+from producers.constants import RECORD_VERSION
 from producers.provider import SendReceipt
 from producers.records import SendState
 from producers.settings import Settings
@@ -148,7 +148,7 @@ class Delivery:
         propagates; the recovery sweep re-publishes it once Redis answers (or once this run's lease
         lapses). An SMS that may already be out is remembered as ambiguous, so no later run can
         send a second code."""
-        claim = self.store.claim(ticket, lease_s=LEASE_S, token=token)
+        claim = self.store.claim(ticket, lease_s=self.settings.run_lease_s, token=token)
         if claim.outcome is not ClaimOutcome.CLAIMED:
             return _not_claimed(claim)
         if self.leases is None:

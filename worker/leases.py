@@ -1,8 +1,9 @@
 """Leases of the runs in flight, renewed while they run.
 
-A run claims its send with a short lease (``LEASE_S``); a thread of the process the run executes in
-renews every lease it holds a few times per lease. A run in a process that dies stops being renewed,
-its lease lapses, and the recovery sweep hands the send to another worker within about ``LEASE_S``.
+A run claims its send with a short lease (``SMSQ_RUN_LEASE_S``); a thread of the process the run
+executes in renews every lease it holds three times per lease. A run in a process that dies stops
+being renewed, its lease lapses, and the recovery sweep hands the send to another worker within
+about one lease.
 A run that is merely slow keeps its send however long the provider takes.
 """
 
@@ -16,22 +17,19 @@ from collections.abc import Iterator
 
 import redis
 
-from producers.constants import LEASE_S, inflight_key, lease_key
+from producers.constants import inflight_key, lease_key
 from producers.errors import ServiceUnavailable
 from producers.scripts import Scripts
 
 log = logging.getLogger("smsq.leases")
 
-#: Renew this often: three chances before a lease lapses.
-RENEW_EVERY_S = LEASE_S / 3
-
-
 class LeaseKeeper:
     """The leases of one process's runs (thread-safe), renewed by a daemon thread of that process."""
 
-    def __init__(self, client: redis.Redis, every_s: float = RENEW_EVERY_S) -> None:
+    def __init__(self, client: redis.Redis, lease_s: float) -> None:
         self._scripts = Scripts(client, "worker")
-        self._every_s = every_s
+        self._lease_ms = int(lease_s * 1000)
+        self._every_s = lease_s / 3  # three chances before a lease lapses
         self._held: dict[str, str] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -56,7 +54,7 @@ class LeaseKeeper:
         if not held:
             return 0
         keys = [lease_key(ticket) for ticket, _ in held] + [inflight_key()]
-        args: list[object] = [LEASE_S * 1000]
+        args: list[object] = [self._lease_ms]
         for ticket, token in held:
             args += [token, ticket]
         renewed: int = self._scripts.run("renew", keys, args)

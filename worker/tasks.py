@@ -37,7 +37,7 @@ def _delivery() -> Delivery:
         get_provider(),
         UpstreamLimiter.from_settings(settings, client),
         settings,
-        leases=LeaseKeeper(client),
+        leases=LeaseKeeper(client, settings.run_lease_s),
     )
 
 
