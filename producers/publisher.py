@@ -31,8 +31,8 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             # bounded socket waits: a publish on a half-open connection must fail, not hang
-            "socket_timeout": 5,
-            "socket_connect_timeout": 2,
+            "socket_timeout": settings.redis_timeout_s,
+            "socket_connect_timeout": settings.redis_connect_timeout_s,
         },
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr = SecretStr(DEFAULT_REDIS_URL)
     #: Defaults to redis_url; amqp:// also works (producers publish through Celery).
     broker_url: SecretStr | None = None
+    #: A Redis that does not accept the connection this soon is down: send_code raises
+    #: ServiceUnavailable after it (a refused connection fails at once).
+    redis_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    #: An answer from Redis slower than this is a failure (a stalled or half-open connection).
+    redis_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     # --- Alibaba Dypnsapi ---------------------------------------------------------------------------
     aliyun_endpoint: str = DEFAULT_ENDPOINT

@@ -23,6 +23,7 @@ from producers.scripts import Scripts
 
 log = logging.getLogger("smsq.leases")
 
+
 class LeaseKeeper:
     """The leases of one process's runs (thread-safe), renewed by a daemon thread of that process."""
 
