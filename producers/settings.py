@@ -36,7 +36,9 @@ DEFAULT_SIGN_NAME = "速通互联验证码"
 DEFAULT_TEMPLATE_CODE = "100001"
 DEFAULT_SCHEME_NAME = "默认方案"
 
-#: One task run may retry until the send's deadline; it must end well inside the task time limit.
+#: One task run retries until the send's deadline, and its last provider call may start just before
+#: it: deadline + connect + read timeout must end well inside the task time limit, so a run is
+#: bounded by smsq itself (the thread pool never enforces Celery's time limits).
 MAX_SEND_DEADLINE_S = TASK_TIME_LIMIT_S - 30
 
 _ENV_PREFIX = "SMSQ_"
@@ -262,10 +264,12 @@ class Settings(BaseSettings):
                 f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
                 f"({self.code_ttl_s}): a code delivered after it expires is useless"
             )
-        if self.send_deadline_s > MAX_SEND_DEADLINE_S:
+        run_bound = self.send_deadline_s + self.connect_timeout_s + self.send_read_timeout_s
+        if run_bound > MAX_SEND_DEADLINE_S:
             raise ValueError(
-                f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must be at most {MAX_SEND_DEADLINE_S}: "
-                "one task run retries until the deadline and must end inside its time limit"
+                f"SMSQ_SEND_DEADLINE_S + SMSQ_CONNECT_TIMEOUT_S + SMSQ_SEND_READ_TIMEOUT_S ({run_bound:g}) "
+                f"must be at most {MAX_SEND_DEADLINE_S}: a task run retries until the deadline, and its "
+                "last call must end inside the run's time limit"
             )
         self._check_monitor_rules()
         return self

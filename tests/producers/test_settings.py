@@ -29,6 +29,7 @@ BAD_VALUES = [
     ("SMSQ_MONITOR_RULES", "prefx", "names no limit scope"),
     ("SMSQ_MONITOR_RULES", "prefix:1/second", "not a configured rule"),
     ("SMSQ_SEND_DEADLINE_S", "400", "must not exceed SMSQ_CODE_TTL_S"),
+    ("SMSQ_SEND_READ_TIMEOUT_S", "40", "must be at most 150"),
     ("SMSQ_SAFE_NUMBERS", "12345", "not a mainland China mobile number"),
     ("SMSQ_TEMPLATE_PARAM", '{"code":"1234"}', '"##code##"'),
     ("SMSQ_CODE_LENGTH", "three", "valid integer"),
