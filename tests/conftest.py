@@ -35,6 +35,9 @@ for _leak in (
 
 TEST_KEY_ID = "smsq-test-key"
 TEST_KEY_SECRET = "smsq-test-secret-0123456789"
+#: Fixed data keys (producers.keyring) of every test process: test-only, never used elsewhere.
+TEST_HASH_KEY = "smsq-test-hash-key-0123456789abcdef0123456789abcdef"
+TEST_ENCRYPTION_KEY = "c21zcS10ZXN0LWVuY3J5cHRpb24ta2V5LTAxMjM0NTY="  # base64 of 32 test bytes
 
 
 def _with_db(url: str, db: int) -> str:
@@ -131,6 +134,14 @@ def clear_process_caches() -> None:
     reset_caches()
 
 
+def limit_log_key(scope: str, subject: str) -> str:
+    """The Redis key of one limit log as this process's keyring names it: the subject (a number,
+    prefix or IP bucket) appears only as a keyed digest."""
+    from producers.keyring import get_keyring
+
+    return get_keyring().limit_keys(scope, subject)[0]
+
+
 def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str) -> dict[str, str]:
     """The variables a producer or worker needs to run against the test Redis and the emulator."""
     env = {
@@ -139,6 +150,8 @@ def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str)
         "SMSQ_ALIYUN_PROTOCOL": "http",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.key_id,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.key_secret,
+        "SMSQ_HASH_KEYS": TEST_HASH_KEY,
+        "SMSQ_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         "SMSQ_SEND_READ_TIMEOUT_S": "1",
         "SMSQ_CHECK_READ_TIMEOUT_S": "1",
         "SMSQ_SEND_DEADLINE_S": "10",

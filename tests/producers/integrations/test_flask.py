@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from producers import InvalidPhoneNumber, RateLimited
 from producers.integrations.flask import init_app
+from tests.conftest import limit_log_key
 
 FORWARDED = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
 PEER = {"REMOTE_ADDR": "10.0.0.1"}
@@ -62,7 +63,7 @@ def test_a_send_counts_against_the_ip_werkzeug_sees(
     assert reply.status_code == 202, reply.json
     assert reply.json["masked_phone"] == "135****2222"
     assert reply.headers["Location"] == f"/smsq/codes/{reply.json['ticket']}"
-    assert redis_client.keys("smsq:limit:ip:*") == [f"smsq:limit:ip:{counted}"]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", counted)]
 
 
 def test_the_ready_made_routes_answer_like_the_gateway(smsq_env: dict[str, str]) -> None:
