@@ -19,8 +19,10 @@ matter: a record TTL (24 h) for sealed numbers, the longest limit window for key
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -65,6 +67,16 @@ class Keyring:
             [key.get_secret_value().encode() for key in settings.hash_keys],
             [key.get_secret_value().encode() for key in settings.encryption_keys],
         )
+
+    @staticmethod
+    def new_hash_key() -> str:
+        """A fresh hash key (256 random bits, hex), as ``openssl rand -hex 32`` makes one."""
+        return secrets.token_hex(32)
+
+    @staticmethod
+    def new_encryption_key() -> str:
+        """A fresh Fernet key (32 random bytes, url-safe base64)."""
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
     # --- keyed digests ----------------------------------------------------------------------------
 

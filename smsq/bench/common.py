@@ -8,7 +8,6 @@ previous environment back afterwards.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from producers.keyring import Keyring
 from producers.process import reset_caches
 from smsq.devstack.processes import Child, Stack, worker_arguments
 from smsq.emulator.remote import EmulatorRemote
@@ -142,8 +142,8 @@ class Bed:
         self.emulator_pid = stack.children[-1].process.pid
         # this bed's own data keys (producers.keyring), shared by its producers and workers
         self.data_keys = {
-            "SMSQ_HASH_KEYS": secrets.token_hex(32),
-            "SMSQ_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
+            "SMSQ_HASH_KEYS": Keyring.new_hash_key(),
+            "SMSQ_ENCRYPTION_KEYS": Keyring.new_encryption_key(),
         }
 
     def env(self, **overrides: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ its owner only; ``smsq env`` prints it as exports, and a web app can load it as 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from producers.constants import NO_CLOUD_PROBES
+from producers.keyring import Keyring
 from producers.settings import get_settings
 from smsq.devstack.processes import Stack, http_ok, redis_answers
 from smsq.net import port_or_free
@@ -92,10 +92,7 @@ def dev_data_keys() -> dict[str, str]:
     path = dev_home() / "dev-data-keys.env"
     if path.exists():
         return parse_env(path.read_text(encoding="utf-8"))
-    keys = {
-        "SMSQ_HASH_KEYS": secrets.token_hex(32),
-        "SMSQ_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
-    }
+    keys = {"SMSQ_HASH_KEYS": Keyring.new_hash_key(), "SMSQ_ENCRYPTION_KEYS": Keyring.new_encryption_key()}
     _write_private(path, "# the dev stack's data keys (producers.keyring); dev only\n" + format_env(keys))
     return keys
 

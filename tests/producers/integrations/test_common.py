@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producers import InvalidArgument, TicketNotFound
-from producers.ip import normalize_ip
 from producers.integrations.common import (
     MAX_BODY_BYTES,
     SEND_FIELDS,
@@ -17,6 +16,7 @@ from producers.integrations.common import (
     json_object,
     status_answer,
 )
+from producers.ip import normalize_ip
 
 
 @pytest.mark.parametrize(
