@@ -142,6 +142,30 @@ def limit_log_key(scope: str, subject: str) -> str:
     return get_keyring().limit_keys(scope, subject)[0]
 
 
+def record_sent(client: redis.Redis, phone: str) -> str:
+    """Record a code as sent to ``phone`` (what a worker records once the provider accepted a send),
+    for tests whose provider answers sends with an error; returns the send's ticket."""
+    import uuid
+
+    from producers.keyring import get_keyring
+    from producers.records import SendState
+    from producers.store import RecordStore
+
+    keyring, store, ticket = get_keyring(), RecordStore(client), uuid.uuid4().hex
+    store.admit(
+        ticket=ticket,
+        sealed_phone=keyring.seal(phone),
+        masked="x",
+        purpose="login",
+        lane="parked",
+        rules=(),
+        useful_life_s=60,
+        record_ttl_s=600,
+    )
+    store.finish(ticket, SendState.SENT, live_code_keys=keyring.live_code_keys(phone), code_ttl_s=300)
+    return ticket
+
+
 def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str) -> dict[str, str]:
     """The variables a producer or worker needs to run against the test Redis and the emulator."""
     env = {

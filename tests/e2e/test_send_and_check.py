@@ -78,8 +78,8 @@ def test_a_task_payload_of_another_version_ends_its_send_with_reason_schema(
     ticket = uuid.uuid4().hex
     store = RecordStore(redis_client)
     store.admit(
-        ticket=ticket, sealed_phone=get_keyring().seal(phone), masked="x", purpose="login", lane="default", rules=(),
-        useful_life_s=10, record_ttl_s=600,
+        ticket=ticket, sealed_phone=get_keyring().seal(phone), masked="x", purpose="login",
+        lane="default", rules=(), useful_life_s=10, record_ttl_s=600,
     )  # fmt: skip
     # what a later release's producer might publish: the worker must not guess at its arguments
     producer_app().send_task(
