@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -384,19 +384,18 @@ class Settings(BaseSettings):
 
 
 def redacted_url(url: str) -> str:
-    """``url`` for banners and logs: a password (in the user part, whatever it contains, or a
-    ``password=`` query value) replaced by ``***``, a user part without one hidden whole."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a URL that does not parse>"
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
+    """``url`` for banners and logs: its user part (up to the last ``@``, whatever the password
+    holds) shown as ``user:***``, and any ``password=`` query value as ``***``. Never raises."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "<not a URL>"
+    head, question, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")
     if at:
         user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
-    query = re.sub(r"(?i)((?:^|&)pass(?:word|wd)?=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        head = f"{user}:***@{host}" if colon else f"***@{host}"
+    query = re.sub(r"(?i)((?:^|&)pass(?:word|wd)?=)[^&]*", r"\1***", query)
+    return f"{scheme}://{head}{question}{query}"
 
 
 # --- one settings object per process --------------------------------------------------------------
