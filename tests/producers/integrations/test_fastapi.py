@@ -69,6 +69,9 @@ def test_a_send_through_the_router_counts_against_the_client_ip(
     status = client.get(f"/auth/codes/{sent.json()['ticket']}").json()
     assert (status["masked_phone"], status["lane"]) == ("135****2224", "default")
     assert client.post("/auth/checks", json={"phone": "13511112224"}).json()["reason"] == "invalid_code"
+    checked = client.post("/auth/checks", json={"phone": "13511112224", "code": "123456"})
+    assert checked.status_code == 200
+    assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "203.0.113.9")]
 
 
 @pytest.mark.parametrize(

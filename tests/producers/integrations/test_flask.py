@@ -66,6 +66,18 @@ def test_a_send_counts_against_the_ip_werkzeug_sees(
     assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", counted)]
 
 
+def test_a_check_counts_against_the_ip_werkzeug_sees(
+    smsq_env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    app = make_app()
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    reply = app.test_client().post(
+        "/smsq/checks", json={"phone": "13511112222", "code": "123456"}, headers=FORWARDED, environ_base=PEER
+    )
+    assert (reply.status_code, reply.json["attempts_left"]) == (200, 0)  # no live code: nobody asked
+    assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "203.0.113.9")]
+
+
 def test_the_ready_made_routes_answer_like_the_gateway(smsq_env: dict[str, str]) -> None:
     client = make_app(url_prefix="/auth").test_client()
     ticket = client.post("/auth/codes", json={"phone": "13511112223", "purpose": "signup"}).json["ticket"]
