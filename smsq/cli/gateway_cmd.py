@@ -19,7 +19,7 @@ from producers.errors import ConfigurationError
 from producers.keyring import get_keyring
 from producers.logs import install_redaction
 from producers.settings import get_settings
-from smsq.gateway.app import GatewayConfig, create_app
+from smsq.gateway.app import GatewayConfig, create_app, quiet_protocol_errors
 from smsq.net import is_loopback
 
 
@@ -49,6 +49,7 @@ def gateway(host: str, port: int, trust_forwarded: bool) -> None:
     get_keyring()  # without the data keys no send or check could run: say so now, not per request
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_redaction()
+    quiet_protocol_errors()
     config = GatewayConfig(token=token, trust_forwarded=trust_forwarded)
     asyncio.run(_serve(create_app(config), host, port, "bearer token required" if token else "no token"))
 

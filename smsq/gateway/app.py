@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import redis
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from producers import (
     InvalidArgument,
@@ -184,6 +185,31 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
                 {"WWW-Authenticate": 'Bearer realm="smsq"'},
             )
     return await handler(request)
+
+
+class OneLineProtocolErrors(logging.Filter):
+    """A request aiohttp's parser refuses (an unknown method, a malformed header…) never reaches the
+    application: aiohttp answers its own plain-text 400 and logs the parser's traceback. That is the
+    client's garbage, not a failure of ours: log it as one INFO line, without the traceback and
+    without the client's bytes (they could forge log lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = (
+                "%s: unparseable request (%s)",
+                (record.getMessage(), type(error).__name__),
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    """Install :class:`OneLineProtocolErrors` on aiohttp's server logger (idempotent)."""
+    target = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, OneLineProtocolErrors) for f in target.filters):
+        target.addFilter(OneLineProtocolErrors())
 
 
 # --- request parsing -------------------------------------------------------------------------------
