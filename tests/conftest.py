@@ -135,11 +135,12 @@ def clear_process_caches() -> None:
 
 
 def limit_log_key(scope: str, subject: str) -> str:
-    """The Redis key of one limit log as this process's keyring names it: the subject (a number,
-    prefix or IP bucket) appears only as a keyed digest."""
-    from producers.keyring import get_keyring
+    """The Redis key of one limit log as the test keys name it: the subject (a number, prefix or IP
+    bucket) appears only as a keyed digest."""
+    from producers.keyring import Keyring
 
-    return get_keyring().limit_keys(scope, subject)[0]
+    keyring = Keyring([TEST_HASH_KEY.encode()], [TEST_ENCRYPTION_KEY.encode()])
+    return keyring.limit_keys(scope, subject)[0]
 
 
 def record_sent(client: redis.Redis, phone: str) -> str:
