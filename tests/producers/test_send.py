@@ -181,3 +181,34 @@ def test_a_send_the_broker_refuses_fails_and_gives_back_its_limits_and_key(
     assert producer.zcard(limit_log_key("phone", "13511112232")) == 0
     assert list(producer.scan_iter("smsq:idem:*")) == []
     assert "sealed_phone" not in record  # a failed send keeps not even the sealed number
+
+
+@pytest.fixture
+def two_per_hour(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis
+) -> None:
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "50/second", "parked": "1/second"}')
+    monkeypatch.setenv("SMSQ_IP_LIMITS", "2/hour")
+    clear_process_caches()
+    redis_client.delete("smsq.parked")
+
+
+@pytest.mark.usefixtures("two_per_hour")
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::ffff:4"],
+        ["203.0.113.7", "::ffff:203.0.113.7", "::ffff:cb00:7107", "2002:cb00:7107::9"],
+        ["fe80::1%x", "fe80::1%y", "fe80::2%eth0", "fe80::3"],
+    ],
+)
+def test_one_person_cannot_multiply_their_send_budget_by_changing_address(addresses: list[str]) -> None:
+    """Finding 4: each of these got its own budget, so 6 of 6 sends passed under 2/hour."""
+    accepted = 0
+    for n, address in enumerate(addresses):
+        try:
+            send_code(f"1351111{n:04d}", lane="parked", client_ip=address)
+            accepted += 1
+        except RateLimited as refused:
+            assert refused.rule == "ip:2/hour"
+    assert accepted == 2
