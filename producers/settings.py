@@ -31,7 +31,12 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis import connection as redis_connection
 
-from producers.constants import CHECK_LIMIT_SCOPES, SEND_LIMIT_SCOPES, TASK_TIME_LIMIT_S
+from producers.constants import (
+    CHECK_LIMIT_SCOPES,
+    DEFAULT_RECEIPT_WAIT_S,
+    SEND_LIMIT_SCOPES,
+    TASK_TIME_LIMIT_S,
+)
 from producers.errors import ConfigurationError, InvalidInput
 from producers.limits import Rate, parse_rate, parse_rates
 from producers.phone import normalize_phone
@@ -51,6 +56,9 @@ MIN_HASH_KEY_CHARS = 32
 
 _ENV_PREFIX = "SMSQ_"
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+#: The receipt route's path secret: long enough that guessing it is hopeless, safe in a URL path.
+MIN_RECEIPT_SECRET_CHARS = 32
+_RECEIPT_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_RECEIPT_SECRET_CHARS},256}}")
 
 
 # --- parsers: environment text -> typed values (each raises ValueError with the expected form) -----
@@ -202,6 +210,19 @@ def _is_fernet_key(text: str) -> bool:
         return False
 
 
+def _receipt_secret(value: object) -> object:
+    expected = (
+        f"expected at least {MIN_RECEIPT_SECRET_CHARS} of A-Z, a-z, 0-9, _ and -, e.g. `openssl rand -hex 32`"
+    )
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not _RECEIPT_SECRET.fullmatch(value):
+        raise ValueError(f"not a usable path secret ({expected})")
+    return SecretStr(value)
+
+
 def _template_param(value: object) -> object:
     expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"5"}'
     if isinstance(value, str):
@@ -224,6 +245,7 @@ RedisUrl = Annotated[SecretStr, BeforeValidator(_redis_url)]
 BrokerUrl = Annotated[SecretStr | None, BeforeValidator(_broker_url)]
 HashKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_hash_keys)]
 EncryptionKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_encryption_keys)]
+ReceiptSecret = Annotated[SecretStr | None, BeforeValidator(_receipt_secret)]
 
 
 class Settings(BaseSettings):
@@ -315,6 +337,17 @@ class Settings(BaseSettings):
     # --- HTTP gateway -------------------------------------------------------------------------------
     #: When set, every /v1 request to `smsq gateway` must carry ``Authorization: Bearer <token>``.
     gateway_token: SecretStr | None = None
+
+    # --- delivery receipts (Alibaba's HTTP batch push, see smsq.gateway.receipts) -------------------
+    #: The random path segment of the receipt route, ``/receipts/<secret>`` (Alibaba sends no header
+    #: we could check). Unset: the gateway serves no receipt route at all.
+    receipt_path_secret: ReceiptSecret = None
+    #: A sent send with no receipt this long after ``sent`` reads as delivery ``unknown``. Alibaba
+    #: retries a failed push 1, 5 and 10 minutes later, so 20 minutes covers its whole schedule.
+    receipt_wait_s: int = Field(default=DEFAULT_RECEIPT_WAIT_S, ge=60, le=86_400)
+    #: The receiver's own Redis deadline: past it the push gets a 503 and Alibaba retries. Alibaba
+    #: counts a push as failed after 700 ms, so this stays well below that.
+    receipt_deadline_s: float = Field(default=0.3, gt=0, le=0.5)
 
     # --- web integrations (producers.integrations) --------------------------------------------------
     #: Django only, which has no proxy handling of its own: how many reverse proxies you run append

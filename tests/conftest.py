@@ -134,13 +134,18 @@ def clear_process_caches() -> None:
     reset_caches()
 
 
+def fixed_keyring() -> Any:
+    """A :class:`producers.keyring.Keyring` of the fixed test keys (what ``smsq_environment`` sets)."""
+    from producers.keyring import Keyring
+
+    return Keyring([TEST_HASH_KEY.encode()], [TEST_ENCRYPTION_KEY.encode()])
+
+
 def limit_log_key(scope: str, subject: str) -> str:
     """The Redis key of one limit log as the test keys name it: the subject (a number, prefix or IP
     bucket) appears only as a keyed digest."""
-    from producers.keyring import Keyring
-
-    keyring = Keyring([TEST_HASH_KEY.encode()], [TEST_ENCRYPTION_KEY.encode()])
-    return keyring.limit_keys(scope, subject)[0]
+    key: str = fixed_keyring().limit_keys(scope, subject)[0]
+    return key
 
 
 def record_sent(client: redis.Redis, phone: str) -> str:

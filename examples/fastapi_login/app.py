@@ -1,6 +1,6 @@
 """A login flow with FastAPI and smsq: text a code to a phone, check it, log the user in.
 
-Against `make dev` (paste the `export` lines it prints first):
+Against `make dev` (first run `eval "$(.venv/bin/smsq env)"` in this shell):
 
     .venv/bin/uvicorn --app-dir examples/fastapi_login app:app --port 8001
 

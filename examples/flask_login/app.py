@@ -1,6 +1,6 @@
 """A login flow with Flask and smsq: text a code to a phone, check it, log the user in.
 
-Against `make dev` (paste the `export` lines it prints first):
+Against `make dev` (first run `eval "$(.venv/bin/smsq env)"` in this shell):
 
     .venv/bin/flask --app examples/flask_login/app run --port 5000
 

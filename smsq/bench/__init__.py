@@ -1,6 +1,6 @@
 """Benchmarks: smsq against baselines measured in the same run, on the same Redis and pool.
 
-``smsq bench [enqueue|throughput|check|limiter|emulator|all]`` runs them (``smsq.cli.bench_cmd``).
+``smsq bench [enqueue|throughput|check|limiter|emulator|receipts|all]`` runs them (``smsq.cli.bench_cmd``).
 Each benchmark module has ``run(quick: bool) -> dict``: it starts its own embedded Redis and its own
 emulator, measures smsq and its baselines interleaved where it can, and returns plain JSON-ready
 figures. :mod:`smsq.bench.report` turns them into ratios, target verdicts, a table and the JSON file;
@@ -16,4 +16,5 @@ BENCHMARKS = {
     "check": "smsq.bench.check",
     "limiter": "smsq.bench.limiter",
     "emulator": "smsq.bench.emulator",
+    "receipts": "smsq.bench.receipts",
 }

@@ -1,4 +1,5 @@
-"""One PNG of a benchmark report: latency distributions, throughput, memory, limiter precision.
+"""One PNG of a benchmark report: latency distributions, throughput, memory, limiter precision, and
+the receipt receiver under load and through a Redis outage.
 
 matplotlib is a dev extra and is imported only here, only when a plot is asked for.
 """
@@ -8,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_COLOURS = {"smsq": "#1f77b4", "celery": "#ff7f0e", "lpush": "#2ca02c", "seed": "#d62728", "sdk": "#9467bd"}
+_COLOURS = {
+    "smsq": "#1f77b4",
+    "celery": "#ff7f0e",
+    "lpush": "#2ca02c",
+    "seed": "#d62728",
+    "sdk": "#9467bd",
+    "receipts": "#1f77b4",
+}
 
 
 def _ecdf(ax: Any, samples: dict[str, list[float]], title: str) -> None:
@@ -61,8 +69,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     results = report["benchmarks"]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
-    (enqueue_ax, check_ax, rate_ax), (rss_ax, limiter_ax, emulator_ax) = axes
+    fig, axes = plt.subplots(3, 3, figsize=(18, 15))
+    (enqueue_ax, check_ax, rate_ax), (rss_ax, limiter_ax, emulator_ax), receipt_axes = axes
 
     if _ok(results, "enqueue"):
         _ecdf(enqueue_ax, results["enqueue"]["samples_ms"], "enqueue: send_code() vs baselines")
@@ -127,6 +135,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         _bars(emulator_ax, labels, values, "emulator capacity vs smsq's send rate", "per second")
     else:
         _missing(emulator_ax, "emulator")
+    _receipts(results, *receipt_axes)
     mode = "quick" if report.get("quick") else "full"
     fig.suptitle(
         f"smsq bench ({mode}) — {report['machine']['cpu_count']} CPU, {report['machine']['cpu_model']}"
@@ -134,3 +143,39 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _receipts(results: dict[str, Any], load_ax: Any, outage_ax: Any, stored_ax: Any) -> None:
+    """The receipt receiver: answer times under load, the outage answer vs the limits, what was stored."""
+    if not _ok(results, "receipts"):
+        for ax, title in (
+            (load_ax, "receipts"),
+            (outage_ax, "receipts outage"),
+            (stored_ax, "receipts stored"),
+        ):
+            _missing(ax, title)
+        return
+    bench = results["receipts"]
+    params, load, outage = bench["params"], bench["load"], bench["outage"]
+    _ecdf(
+        load_ax,
+        bench["samples_ms"],
+        f"receipts: {params['rate_per_s']} pushes/s x {params['batch_size']}, answers (p99 target 100 ms)",
+    )
+    load_ax.axvline(100, color="black", linestyle="--", linewidth=1)
+    _bars(
+        outage_ax,
+        ["receipts 503 (max)", "deadline", "Alibaba limit"],
+        [outage["probe_max_ms"], params["deadline_s"] * 1000, 700.0],
+        f"Redis frozen: answers {outage['probe_statuses']}; all delivered "
+        f"{outage['delivered_after_redis_back_s']} s after it is back",
+        "ms",
+    )
+    names = sorted(load["stored"])
+    _bars(
+        stored_ax,
+        names,
+        [float(load["stored"][name]) for name in names],
+        "receipts stored, by outcome",
+        "receipts",
+    )

@@ -145,6 +145,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     )
     found["limiter_rate_over_limit"] = _get(results, "limiter", "rate", "ratio")
     found["emulator_over_throughput_smsq"] = _div(_get(results, "emulator", "requests_per_s"), rate, 1)
+    found["receipts_achieved_over_offered"] = _div(
+        _get(results, "receipts", "load", "achieved_per_s"),
+        _get(results, "receipts", "load", "offered_per_s"),
+    )
     return found
 
 
@@ -157,7 +161,7 @@ def _target(name: str, value: Any, limit: float, comparison: str, unit: str = ""
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """The promises of issues 4 and 6, each met or not, with the gap."""
+    """The promises of issues 4, 6 and 13, each met or not, with the gap."""
     r = ratios(results)
     lane_b = _get(results, "limiter", "lanes", "max_s")
     ratio = _get(results, "limiter", "rate", "ratio")
@@ -174,6 +178,29 @@ def targets(results: dict[str, Any]) -> list[Target]:
         _target("limiter max sends in any 1 s <= 55", _get(limiter, "rate", "max_1s_window"), 55, "<="),
         _target("limiter Throttling answers == 0", _get(limiter, "rate", "throttling_answers"), 0, "<="),
         _target("lane b send to sent < 1 s, lane a throttled", lane_b, 1.0, "<", " s"),
+        _target(
+            "receipts p99 <= 100 ms at 20 pushes/s x 100",
+            _get(results, "receipts", "load", "latency", "p99_ms"),
+            100,
+            "<=",
+            " ms",
+        ),
+        _target(
+            "receipts answered 5xx within 700 ms, Redis frozen",
+            _get(results, "receipts", "outage", "probe_max_ms"),
+            700,
+            "<=",
+            " ms",
+        ),
+        _target(
+            "receipts delivered by the emulator's retry after Redis",
+            _div(
+                _get(results, "receipts", "outage", "delivered"), _get(results, "receipts", "outage", "sends")
+            ),
+            1.0,
+            ">=",
+            "x",
+        ),
     ]
 
 
@@ -287,6 +314,27 @@ def table(report: dict[str, Any]) -> str:
             "smsq sends/s",
             _get(results, "throughput", "smsq", "per_s"),
             r.get("emulator_over_throughput_smsq"),
+        )
+    if ok("receipts"):
+        load, outage = results["receipts"]["load"], results["receipts"]["outage"]
+        for q in ("p50", "p95", "p99"):
+            add("receipts", f"{q} ms, 20 pushes/s x 100", load["latency"].get(f"{q}_ms"), "target", 100, None)
+        add(
+            "receipts",
+            "pushes/s achieved",
+            load["achieved_per_s"],
+            "offered",
+            load["offered_per_s"],
+            r.get("receipts_achieved_over_offered"),
+        )
+        add("receipts", "max ms to 503, Redis frozen", outage["probe_max_ms"], "Alibaba limit", 700, None)
+        add(
+            "receipts",
+            "s to delivered after Redis back",
+            outage["delivered_after_redis_back_s"],
+            "retry 0.6 s",
+            0.6,
+            None,
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]

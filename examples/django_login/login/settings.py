@@ -1,6 +1,6 @@
 """A login flow with Django and smsq: the whole project's settings.
 
-Against `make dev` (paste the `export` lines it prints first):
+Against `make dev` (first run `eval "$(.venv/bin/smsq env)"` in this shell):
 
     .venv/bin/python examples/django_login/manage.py runserver 8002
 """
