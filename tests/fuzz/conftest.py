@@ -16,8 +16,9 @@ from tests.conftest import EmulatorHandle, clear_process_caches, smsq_environmen
 #: The only lane the fuzzed producer has: its queue is never consumed, so what a call published stays.
 LANES = '{"parked": "1/second"}'
 QUEUE = "smsq.parked"
-#: The fuzzed gateway's bearer token.
+#: The fuzzed gateway's bearer token and its receipt route's path secret.
 GATEWAY_TOKEN = "fuzz-gateway-token-0123456789"
+RECEIPT_SECRET = "fuzz-receipt-path-secret-0123456789abcdef"
 
 
 def wipe(client: redis.Redis) -> None:
@@ -52,7 +53,13 @@ def gateway_process(
     """A real ``smsq gateway`` process (token, trusting X-Forwarded-For) on the parked lane: its base
     URL and the process, whose log the test reads afterwards."""
     port = free_port()
-    env = smsq_environment(redis_url, emulator_session, SMSQ_LANES=LANES, SMSQ_GATEWAY_TOKEN=GATEWAY_TOKEN)
+    env = smsq_environment(
+        redis_url,
+        emulator_session,
+        SMSQ_LANES=LANES,
+        SMSQ_GATEWAY_TOKEN=GATEWAY_TOKEN,
+        SMSQ_RECEIPT_PATH_SECRET=RECEIPT_SECRET,
+    )
     argv = [sys.executable, "-m", "smsq.cli", "gateway", "--port", str(port), "--trust-forwarded"]
     child = processes.spawn(f"fuzz-gateway-{port}", argv, env)
 
