@@ -1,7 +1,7 @@
-"""Hostile HTTP requests to every route of a real ``smsq gateway`` process (the receipt route
-included): every answer is clean
-JSON with a status below 500 (a 4xx for what it refuses), a refusal records and publishes nothing,
-and the gateway logs no traceback (finding 9).
+"""Hostile HTTP requests to every route of a real ``smsq gateway`` process, the receipt route
+included: every answer is clean JSON with a status below 500 (a 4xx for what it refuses; the receipt
+route may say 503, "push again"), a refusal records and publishes nothing, and the gateway logs no
+traceback (finding 9).
 
 Requests are well-formed HTTP (the fuzzing is in methods, paths, headers and bodies). What cannot even
 be parsed as HTTP (an unknown method, say) is answered by aiohttp's parser with its own plain-text
