@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from producers.connections import get_redis
 from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME, TASK_VERSION
 from producers.errors import ServiceUnavailable
+from producers.keyring import get_keyring
 from producers.provider import get_provider
 from producers.settings import get_settings
 from producers.store import store_for
@@ -38,6 +39,7 @@ def _delivery() -> Delivery:
         UpstreamLimiter.from_settings(settings, client),
         settings,
         leases=LeaseKeeper(client, settings.run_lease_s),
+        keyring=get_keyring(),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from producers.keyring import Keyring
 from smsq.devstack.processes import Child, Stack
 from smsq.emulator.remote import EmulatorRemote
 from smsq.net import free_port
@@ -104,6 +105,13 @@ class ChaosBed:
     _redis: Child | None = None
     _frozen: bool = False
     emulator: EmulatorRemote = field(init=False)
+    #: the bed's own data keys (key names hashed, numbers sealed), the same for every process
+    data_keys: dict[str, str] = field(
+        default_factory=lambda: {
+            "SMSQ_HASH_KEYS": Keyring.new_hash_key(),
+            "SMSQ_ENCRYPTION_KEYS": Keyring.new_encryption_key(),
+        }
+    )
 
     @property
     def redis_url(self) -> str:
@@ -148,6 +156,7 @@ class ChaosBed:
             "SMSQ_LANES": json.dumps(dict(self.config.lanes)),
             "SMSQ_METRICS_PORT": "0",
             "SMSQ_HEARTBEAT_FILE": str(self.stack.log_dir / "worker.heartbeat"),
+            **self.data_keys,
             **OPEN_LIMITS,
         }
 

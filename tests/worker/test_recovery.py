@@ -13,6 +13,7 @@ import uuid
 import pytest
 import redis
 
+from producers.keyring import get_keyring
 from producers.records import SendState
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
@@ -34,7 +35,7 @@ def settings(
 
 
 @pytest.fixture
-def store(redis_client: redis.Redis) -> RecordStore:
+def store(redis_client: redis.Redis, settings: Settings) -> RecordStore:
     return RecordStore(redis_client)
 
 
@@ -47,8 +48,8 @@ def admit(store: RecordStore, *, life_s: int = 60) -> str:
     ticket = uuid.uuid4().hex
     phone = f"137{uuid.uuid4().int % 10**8:08d}"
     store.admit(
-        ticket=ticket, phone=phone, masked="137****0000", purpose="login", lane=LANE, rules=(),
-        useful_life_s=life_s, record_ttl_s=600,
+        ticket=ticket, sealed_phone=get_keyring().seal(phone), masked="137****0000", purpose="login",
+        lane=LANE, rules=(), useful_life_s=life_s, record_ttl_s=600,
     )  # fmt: skip
     return ticket
 
@@ -84,7 +85,7 @@ def test_the_sends_a_dead_worker_held_are_published_again_and_only_those(
     store: RecordStore, sweeper: Sweeper, redis_client: redis.Redis
 ) -> None:
     held, done, other = admit(store), admit(store), admit(store)
-    store.finish(done, SendState.FAILED, phone="", code_ttl_s=1, fields={"reason": "x"})
+    store.finish(done, SendState.FAILED, live_code_keys=(), code_ttl_s=1, fields={"reason": "x"})
     dead = Sweeper(redis_client, sweeper._settings, "dead-worker/2")
     dead.beat([held, done])
     sweeper.beat([other])
@@ -128,7 +129,7 @@ def test_a_parked_send_is_published_when_its_rate_slot_comes_and_not_before(
     ticket = admit(store)
     store.claim(ticket, lease_s=5, token="run")
     slot_at = float(redis_client.time()[0]) + 1.5
-    state = store.finish(ticket, SendState.QUEUED, phone="", code_ttl_s=1, token="run",
+    state = store.finish(ticket, SendState.QUEUED, live_code_keys=(), code_ttl_s=1, token="run",
                          fields={"slot_at": f"{slot_at:.3f}"})  # fmt: skip
     assert state is SendState.QUEUED
     assert sweeper.sweep() == 0  # 1.5 s ahead: beyond the half second it is published early by
@@ -164,8 +165,9 @@ def test_an_expired_duplicate_message_never_overwrites_a_run_that_holds_the_send
     ticket = admit(store)
     store.claim(ticket, lease_s=30, token="live-run")
     # what the worker's expired-message handler writes: a decision made outside any run
-    assert store.finish(ticket, SendState.EXPIRED, phone="", code_ttl_s=1) is SendState.SENDING
-    assert store.finish(ticket, SendState.SENT, phone="13700000000", code_ttl_s=60, token="live-run") is (
+    assert store.finish(ticket, SendState.EXPIRED, live_code_keys=(), code_ttl_s=1) is SendState.SENDING
+    live = get_keyring().live_code_keys("13700000000")
+    assert store.finish(ticket, SendState.SENT, live_code_keys=live, code_ttl_s=60, token="live-run") is (
         SendState.SENT
     )
     assert redis_client.zscore("smsq:inflight", ticket) is None  # final: out of the index
@@ -175,6 +177,9 @@ def test_a_final_send_leaves_every_recovery_index(store: RecordStore, redis_clie
     ticket = admit(store)
     assert redis_client.zscore("smsq:inflight", ticket) is not None
     store.claim(ticket, lease_s=5, token="run")
-    store.finish(ticket, SendState.SENT, phone="13700000000", code_ttl_s=60, token="run")
+    store.finish(
+        ticket, SendState.SENT, live_code_keys=get_keyring().live_code_keys("13700000000"), code_ttl_s=60,
+        token="run",
+    )  # fmt: skip
     assert redis_client.zscore("smsq:inflight", ticket) is None
     assert redis_client.zscore("smsq:orphans", ticket) is None

@@ -42,7 +42,7 @@ local function look(ticket, orphan)
     local reason = "deadline_passed"
     if state == "sending" or rec[6] then reason = "ambiguous_expired" end
     redis.call("HSET", record, "state", "expired", "reason", reason, "updated_at", now_s)
-    redis.call("HDEL", record, "slot_at")
+    redis.call("HDEL", record, "slot_at", SEALED_PHONE)  -- a final record keeps no number
     redis.call("ZREM", KEYS[1], ticket)
     count_minute(minute_prefix, now_ms, "expired")
     return
