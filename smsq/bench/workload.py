@@ -10,11 +10,14 @@ The variants run on the same pool, process count, threads, Redis, emulator and C
   client per process, tenacity on transient errors, one ``INCR`` to count itself done;
 - ``noop``: a task that only counts itself done (:mod:`smsq.bench.noop_app`): Celery's own cost.
 
-The workers start and are ready before the clock starts, consuming only an idle queue; the queue is
-filled, then one ``add_consumer`` broadcast opens it to every worker at once, so neither worker
-start-up nor the single producer thread's enqueue rate is in the figure (the enqueue rate is
-reported beside it). Measured while the queue drains: CPU seconds of the worker processes, the
-emulator and Redis; peak RSS per worker process; Redis round trips and commands per task.
+The workers start and are ready before the clock starts, consuming only an idle queue. Each variant
+first drains a warm-up batch (two tasks per pool slot, so every thread has opened its connections
+and every lazy import and client is built: smsq loads the SDK on its first send, the naive task
+when it is imported), then the workers stop consuming; the measured batch is queued, and one
+``add_consumer`` broadcast opens it to every worker at once. So neither start-up nor the single
+producer thread's enqueue rate is in the figure (the enqueue rate is reported beside it).
+Measured while the queue drains: CPU seconds of the worker processes, the emulator and Redis;
+peak RSS per worker process; Redis round trips and commands per task.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ POLL_S = 0.01
 DONE_TIMEOUT_S = 240.0
 #: The queue workers consume before the gate opens: nothing is ever published to it.
 IDLE_QUEUE = "bench.idle"
+#: Longer than kombu's Redis BRPOP timeout (1 s), so a closed queue is no longer read.
+BRPOP_LAPSE_S = 1.5
 
 
 class Variant(ABC):
@@ -49,6 +54,7 @@ class Variant(ABC):
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self._base = 0
         #: round trips and commands the benchmark's own polling sent to the bed's Redis
         self.polls = 0
         self.poll_commands: Counter[str] = Counter()
@@ -59,11 +65,18 @@ class Variant(ABC):
 
     @abstractmethod
     def finished(self) -> int:
-        """Tasks of this variant done so far (one round trip; counted into ``poll_commands``)."""
+        """Tasks of this variant done in this Redis so far (one round trip, into ``poll_commands``)."""
 
     def done(self) -> int:
+        """Tasks done since the last :meth:`rebase`."""
         self.polls += 1
-        return self.finished()
+        return self.finished() - self._base
+
+    def rebase(self) -> None:
+        """Count from here on (after a warm-up): done tasks, polls and figures start again."""
+        self._base = self.finished()
+        self.polls = 0
+        self.poll_commands.clear()
 
     def figures(self) -> dict[str, Any]:
         """Figures only this variant has, read after the run."""
@@ -78,7 +91,6 @@ class _Counted(Variant):
 
     def __init__(self, client: redis.Redis) -> None:
         super().__init__(client)
-        client.delete(self.done_key)
         self._producer = producer_app()
 
     def args(self) -> list[str]:
@@ -120,9 +132,6 @@ class Smsq(Variant):
         self._numbers = numbers
         self._first_minute = int(time.time() // 60) - 1
         self.tickets: list[str] = []
-        self._before = 0
-        self._before = self.finished()
-        self.poll_commands.clear()  # that read was before the measurement
 
     def fill(self, count: int) -> None:
         from producers import send_code  # noqa: PLC0415
@@ -136,7 +145,11 @@ class Smsq(Variant):
         for minute in range(self._first_minute, int(time.time() // 60) + 2):
             pipe.hmget(minute_stats_key(minute), "sent", "failed", "expired")
             self.poll_commands["hmget"] += 1
-        return sum(int(value or 0) for row in pipe.execute() for value in row) - self._before
+        return sum(int(value or 0) for row in pipe.execute() for value in row)
+
+    def rebase(self) -> None:
+        super().rebase()
+        self.tickets.clear()
 
     def figures(self) -> dict[str, Any]:
         """How many of this run's sends ended in each state."""
@@ -153,7 +166,8 @@ class Smsq(Variant):
 
 
 def measure(bed: Bed, variant: Variant, count: int, *, processes: int, concurrency: int) -> dict[str, Any]:
-    """Start the variant's workers, queue ``count`` tasks, open the queue, measure until all are done."""
+    """Start the variant's workers, warm them up, queue ``count`` tasks, open the queue, measure
+    until all are done."""
     workers = bed.workers(
         bed.env(),
         count=processes,
@@ -163,6 +177,7 @@ def measure(bed: Bed, variant: Variant, count: int, *, processes: int, concurren
         name=variant.name,
     )
     try:
+        _warm_up(variant, workers.nodes, 2 * processes * concurrency)
         started = time.perf_counter()
         variant.fill(count)
         enqueue_per_s = round(count / (time.perf_counter() - started), 1)
@@ -170,6 +185,24 @@ def measure(bed: Bed, variant: Variant, count: int, *, processes: int, concurren
     finally:
         workers.stop()
     return {**result, "enqueue_per_s": enqueue_per_s, **variant.figures()}
+
+
+def _warm_up(variant: Variant, nodes: list[str], count: int) -> None:
+    """Run ``count`` tasks through the workers, close their queue again, and count from zero."""
+    app = producer_app()
+    variant.rebase()
+    variant.fill(count)
+    app.control.add_consumer(variant.queue, destination=nodes, reply=True, limit=len(nodes))
+    deadline = time.perf_counter() + DONE_TIMEOUT_S
+    while variant.done() < count:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{variant.name}: the warm-up did not finish in {DONE_TIMEOUT_S:.0f} s")
+        time.sleep(POLL_S)
+    app.control.cancel_consumer(variant.queue, destination=nodes, reply=True, limit=len(nodes))
+    # A BRPOP already waiting still names the queue until it times out (1 s in kombu's Redis
+    # transport): let it lapse before the measured batch is queued.
+    time.sleep(BRPOP_LAPSE_S)
+    variant.rebase()
 
 
 def _drain(
