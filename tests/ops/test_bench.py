@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from producers.constants import NO_CLOUD_PROBES
 from smsq.bench import BENCHMARKS
 from smsq.bench.limiter import max_in_window
 from smsq.bench.report import overheads_ms, ratios, targets
 from smsq.bench.scale import add_efficiency, default_processes
+from smsq.cli.bench_cmd import bench
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -151,3 +153,19 @@ def test_the_targets_of_issue_16_judge_smsq_against_the_naive_task() -> None:
     results["throughput"]["smsq"]["cpu_ms_per_send"]["workers"] = 6.6
     verdicts = {t.name: t.met for t in targets(results)}
     assert verdicts["worker CPU/send <= 1.3x naive task"] is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["scale", "--processes", "0,2"], "process counts must be 1 or more"),
+        (["scale", "--processes", "one,two"], "a comma-separated list of process counts"),
+        (["check", "--processes", "1,2"], "--processes applies to scale (and all) only"),
+    ],
+)
+def test_bench_refuses_bad_process_counts_before_running_anything(
+    arguments: list[str], complaint: str
+) -> None:
+    result = CliRunner().invoke(bench, arguments)
+    assert result.exit_code == 2
+    assert complaint in result.output
