@@ -30,7 +30,16 @@ from typing import Any
 
 import redis
 
-from smsq.bench.common import Bed, CpuMeter, Numbers, RssSampler, chunks, producer_app, progress
+from smsq.bench.common import (
+    Bed,
+    CpuMeter,
+    Numbers,
+    RssSampler,
+    chunks,
+    producer_app,
+    progress,
+    tell_workers,
+)
 from smsq.bench.naive_app import DONE_KEY as NAIVE_DONE_KEY
 from smsq.bench.naive_app import NAIVE_QUEUE, NAIVE_TASK
 from smsq.bench.noop_app import DONE_KEY as NOOP_DONE_KEY
@@ -192,13 +201,13 @@ def _warm_up(variant: Variant, nodes: list[str], count: int) -> None:
     app = producer_app()
     variant.rebase()
     variant.fill(count)
-    app.control.add_consumer(variant.queue, destination=nodes, reply=True, limit=len(nodes))
+    tell_workers(app, "add_consumer", variant.queue, nodes)
     deadline = time.perf_counter() + DONE_TIMEOUT_S
     while variant.done() < count:
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{variant.name}: the warm-up did not finish in {DONE_TIMEOUT_S:.0f} s")
         time.sleep(POLL_S)
-    app.control.cancel_consumer(variant.queue, destination=nodes, reply=True, limit=len(nodes))
+    tell_workers(app, "cancel_consumer", variant.queue, nodes)
     # A BRPOP already waiting still names the queue until it times out (1 s in kombu's Redis
     # transport): let it lapse before the measured batch is queued.
     time.sleep(BRPOP_LAPSE_S)
@@ -218,7 +227,7 @@ def _drain(
         calls.start()
         cpu.start()
         started = time.perf_counter()
-        app.control.add_consumer(variant.queue, destination=nodes, reply=True, limit=len(nodes))
+        tell_workers(app, "add_consumer", variant.queue, nodes)
         while seen < count:
             now = variant.done()
             bar.update(now - seen)
