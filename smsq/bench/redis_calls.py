@@ -48,8 +48,12 @@ class RedisCalls:
             if calls > was_calls and name != "info":  # INFO: only these snapshots ask for it
                 self.commands[name] = (calls - was_calls, usec - was_usec)
 
-    def per(self, count: int, *, own_round_trips: int = 0, own_commands: dict[str, int] | None = None) -> Any:
-        """Round trips and commands per unit of work, leaving out the caller's own polling."""
+    def per(
+        self, count: int, *, own_round_trips: int = 0, own_commands: dict[str, int] | None = None
+    ) -> dict[str, Any]:
+        """Round trips, commands and Redis microseconds per unit of work, leaving out the caller's own
+        polling. A script's microseconds include those of the commands it ran, which are also
+        listed under their own names: do not add them up."""
         own_commands = own_commands or {}
         commands = {
             name: round((calls - own_commands.get(name, 0)) / count, 3)

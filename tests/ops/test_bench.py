@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 
 from producers.constants import NO_CLOUD_PROBES
 from smsq.bench import BENCHMARKS
 from smsq.bench.limiter import max_in_window
+from smsq.bench.redis_calls import RedisCalls
 from smsq.bench.report import overheads_ms, ratios, targets
 from smsq.bench.scale import add_efficiency, default_processes
 from smsq.cli.bench_cmd import bench
+from smsq.devstack.processes import Stack
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -169,3 +172,23 @@ def test_bench_refuses_bad_process_counts_before_running_anything(
     result = CliRunner().invoke(bench, arguments)
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+def test_redis_calls_tell_round_trips_from_the_commands_scripts_run() -> None:
+    with Stack() as stack:
+        client = redis.Redis.from_url(stack.redis())
+        calls = RedisCalls(client)
+        calls.start()
+        client.eval("redis.call('SET', KEYS[1], 1) return redis.call('GET', KEYS[1])", 1, "a")
+        pipe = client.pipeline(transaction=False)
+        pipe.get("a")
+        pipe.get("b")
+        pipe.execute()
+        client.incr("c")
+        calls.stop()
+        client.close()
+    figures = calls.per(2, own_round_trips=1, own_commands={"incrby": 1})  # redis-py sends INCRBY
+    assert calls.round_trips == 3  # the script, the pipeline, the INCR
+    assert figures["round_trips"] == 1.0  # (3 - 1 of our own) / 2
+    assert figures["commands"] == {"eval": 0.5, "get": 1.5, "set": 0.5}
+    assert set(figures["usec"]) == {"eval", "get", "set", "incrby"}
