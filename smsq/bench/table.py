@@ -167,21 +167,17 @@ def _scale(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
     by_processes = {name: {point["processes"]: point for point in points} for name, points in curve.items()}
     for n in results["scale"]["params"]["processes"]:
         smsq = by_processes["smsq"].get(n, {})
+        shape = f"{n} process{'es' if n > 1 else ''}"
         for base in ("naive", "noop"):
             other = by_processes[base].get(n, {})
-            rows.add(
-                "scale",
-                f"sends/s, {n} process{'es' if n > 1 else ''}",
-                smsq.get("per_s"),
-                base,
-                other.get("per_s"),
-                div(smsq.get("per_s"), other.get("per_s")),
-            )
+            rate, base_rate = smsq.get("per_s"), other.get("per_s")
+            rows.add("scale", f"sends/s, {shape}", rate, base, base_rate, div(rate, base_rate))
+        cpu = smsq.get("worker_cpu_ms_per_send")
+        base_cpu = by_processes["naive"].get(n, {}).get("worker_cpu_ms_per_send")
+        rows.add("scale", f"worker CPU ms/send, {shape}", cpu, "naive", base_cpu, div(cpu, base_cpu))
         for base in ("naive", "noop"):
-            other = by_processes[base].get(n, {})
-            rows.add(
-                "scale", f"efficiency at {n}", smsq.get("efficiency"), base, other.get("efficiency"), digits=3
-            )
+            efficiency = by_processes[base].get(n, {}).get("efficiency")
+            rows.add("scale", f"efficiency at {n}", smsq.get("efficiency"), base, efficiency, digits=3)
 
 
 def _check(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
