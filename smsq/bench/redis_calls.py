@@ -8,8 +8,6 @@ so reads are the round trips clients made. Both are snapshotted in one pipelined
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis
 
 
@@ -47,22 +45,3 @@ class RedisCalls:
             was_calls, was_usec = before.get(name, (0, 0))
             if calls > was_calls and name != "info":  # INFO: only these snapshots ask for it
                 self.commands[name] = (calls - was_calls, usec - was_usec)
-
-    def per(
-        self, count: int, *, own_round_trips: int = 0, own_commands: dict[str, int] | None = None
-    ) -> dict[str, Any]:
-        """Round trips, commands and Redis microseconds per unit of work, leaving out the caller's own
-        polling. A script's microseconds include those of the commands it ran, which are also
-        listed under their own names: do not add them up."""
-        own_commands = own_commands or {}
-        commands = {
-            name: round((calls - own_commands.get(name, 0)) / count, 3)
-            for name, (calls, _) in sorted(self.commands.items())
-            if calls - own_commands.get(name, 0) > 0
-        }
-        return {
-            "round_trips": round((self.round_trips - own_round_trips) / count, 3),
-            "commands": commands,
-            "commands_total": round(sum(commands.values()), 3),
-            "usec": {name: round(usec / count, 2) for name, (_, usec) in sorted(self.commands.items())},
-        }

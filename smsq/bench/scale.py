@@ -1,8 +1,9 @@
 """Sends per second as worker processes grow, for smsq, the naive task and the no-op task.
 
-``smsq bench scale --processes 1,2,4,8``: at each process count N, each variant of
-:mod:`smsq.bench.workload` drains ``SENDS_PER_PROCESS x N`` queued tasks through N worker
-processes of ``CONCURRENCY`` threads, on one Redis and one emulator (50 ms provider latency).
+``smsq bench scale --processes 1,2,4,8``: at each process count N, the variants of
+:mod:`smsq.bench.variants` drain ``sends_per_process x N`` queued tasks each through N worker
+processes of ``CONCURRENCY`` threads, in interleaved rounds (:mod:`smsq.bench.drain`), on one
+Redis and one emulator (50 ms provider latency).
 Scaling efficiency at N is ``rate(N) / (N / N0 x rate(N0))`` with N0 the smallest count measured
 (1 unless told otherwise): 1.0 is linear. ``cores_busy`` says where the machine's cores went at
 each point, so a curve that flattens can be read: workers short of cores, or the emulator (one
@@ -19,7 +20,8 @@ from typing import Any
 import redis
 
 from smsq.bench.common import Bed, Numbers
-from smsq.bench.workload import Naive, Noop, Smsq, Variant, measure
+from smsq.bench.drain import compare
+from smsq.bench.variants import Naive, Noop, Smsq
 from smsq.devstack.processes import Stack
 
 PROVIDER_LATENCY_MS = 50
@@ -41,7 +43,7 @@ def run(quick: bool, processes: Sequence[int] | None = None) -> dict[str, Any]:
     counts = sorted(set(processes or default_processes()))
     if not counts or counts[0] < 1:
         raise ValueError("process counts must be positive")
-    per_process = 150 if quick else 1000
+    per_process, rounds = (150, 2) if quick else (1000, 3)
     curve: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     with Stack() as stack:
         bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
@@ -49,14 +51,12 @@ def run(quick: bool, processes: Sequence[int] | None = None) -> dict[str, Any]:
         numbers = {"smsq": Numbers("137"), "naive": Numbers("138")}
         with bed.producer():
             for n in counts:
-                variants: list[Variant] = [
-                    Noop(client),
-                    Naive(client, numbers["naive"]),
-                    Smsq(client, numbers["smsq"]),
-                ]
-                for variant in variants:
-                    result = measure(bed, variant, per_process * n, processes=n, concurrency=CONCURRENCY)
-                    curve[variant.name].append(_point(n, per_process * n, result))
+                variants = [Smsq(client, numbers["smsq"]), Naive(client, numbers["naive"]), Noop(client)]
+                results = compare(
+                    bed, variants, per_process * n, processes=n, concurrency=CONCURRENCY, rounds=rounds
+                )
+                for name, result in results.items():
+                    curve[name].append(_point(n, result))
         client.close()
     for points in curve.values():
         add_efficiency(points)
@@ -65,6 +65,7 @@ def run(quick: bool, processes: Sequence[int] | None = None) -> dict[str, Any]:
             "processes": counts,
             "concurrency": CONCURRENCY,
             "sends_per_process": per_process,
+            "rounds": rounds,
             "pool": "threads",
             "provider_latency_ms": PROVIDER_LATENCY_MS,
             "cpu_count": os.cpu_count(),
@@ -73,15 +74,16 @@ def run(quick: bool, processes: Sequence[int] | None = None) -> dict[str, Any]:
     }
 
 
-def _point(processes: int, sends: int, result: dict[str, Any]) -> dict[str, Any]:
+def _point(processes: int, result: dict[str, Any]) -> dict[str, Any]:
     point = {
         "processes": processes,
-        "sends": sends,
+        "sends": result["sends"],
         "per_s": result["per_s"],
         "worker_cpu_ms_per_send": result["cpu_ms_per_send"]["workers"],
         "cores_busy": result["cores_busy"],
         "redis_round_trips_per_send": result["redis_per_send"]["round_trips"],
         "max_peak_rss_mb": result["max_peak_rss_mb"],
+        "rounds": result["rounds"],
     }
     if "states" in result:
         point["states"] = result["states"]

@@ -1,7 +1,8 @@
 """Sends per second through K worker processes x C threads: N queued sends until every one is done.
 
 - ``smsq``, ``naive``, ``noop``: the same N tasks through the same pool, processes, Redis, emulator
-  and Celery settings (:mod:`smsq.bench.workload` says how each is queued and counted);
+  and Celery settings (:mod:`smsq.bench.variants`), drained in interleaved rounds
+  (:mod:`smsq.bench.drain`);
 - ``sdk``: no queue at all — K processes x C threads calling the SDK in a loop with one reused client
   per process, against the same emulator (its provider latency is 50 ms for every variant).
 
@@ -19,7 +20,8 @@ from typing import Any
 import redis
 
 from smsq.bench.common import Bed, CpuMeter, Numbers, progress, sdk_runtime, sdk_send_request
-from smsq.bench.workload import DONE_TIMEOUT_S, Naive, Noop, Smsq, measure
+from smsq.bench.drain import DONE_TIMEOUT_S, compare
+from smsq.bench.variants import Naive, Noop, Smsq
 from smsq.devstack.processes import Stack
 
 PROVIDER_LATENCY_MS = 50
@@ -31,28 +33,27 @@ SDK_START_S = 6.0
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure the four variants with the same processes x threads; return rates, CPU, RSS."""
-    count = 300 if quick else 4000
+    count, rounds = (300, 2) if quick else (4000, 4)
     with Stack() as stack:
         bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
         client = redis.Redis.from_url(bed.redis_url, decode_responses=True)
-        shape = {"processes": PROCESSES, "concurrency": CONCURRENCY}
         with bed.producer():
-            noop = measure(bed, Noop(client), count, **shape)
-            naive = measure(bed, Naive(client, Numbers("138")), count, **shape)
-            smsq = measure(bed, Smsq(client, Numbers("137")), count, **shape)
+            variants = [Smsq(client, Numbers("137")), Naive(client, Numbers("138")), Noop(client)]
+            queued = compare(
+                bed, variants, count, processes=PROCESSES, concurrency=CONCURRENCY, rounds=rounds
+            )
         client.close()
         sdk = _sdk(bed, count)
     return {
         "params": {
             "sends": count,
+            "rounds": rounds,
             "processes": PROCESSES,
             "concurrency": CONCURRENCY,
             "pool": "threads",
             "provider_latency_ms": PROVIDER_LATENCY_MS,
         },
-        "smsq": smsq,
-        "naive": naive,
-        "noop": noop,
+        **queued,
         "sdk": sdk,
     }
 
