@@ -25,7 +25,7 @@ from producers.errors import (
     UnknownLane,
 )
 from producers.phone import mask_phone, normalize_phone
-from producers.records import CheckResult, SendState, SendStatus, Ticket
+from producers.records import CheckResult, Delivery, SendState, SendStatus, Ticket
 from producers.send import send_code
 from producers.settings import configure
 from producers.status import get_status
@@ -34,6 +34,7 @@ __all__ = [
     "CheckLocked",
     "CheckResult",
     "ConfigurationError",
+    "Delivery",
     "InvalidArgument",
     "InvalidCode",
     "InvalidInput",

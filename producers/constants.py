@@ -15,6 +15,9 @@ RECORD_VERSION = 1
 #: Schema version of the ``smsq.send_code`` task payload (its ``v`` keyword argument).
 TASK_VERSION = 1
 
+#: What a ticket looks like (send_code hands out 32 hex digits): in a URL, or as a receipt's OutId.
+TICKET_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+
 #: Every Redis key smsq writes starts with this (Celery's own broker keys do not).
 KEY_PREFIX = "smsq:"
 
@@ -31,6 +34,15 @@ SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 #: Hard limit of one run of the send task: a send's deadline (120 s by default) plus one read
 #: timeout and slack. Stop grace periods (compose, Kubernetes) must be longer than this.
 TASK_TIME_LIMIT_S = 180
+
+
+#: A sent send with no delivery receipt this long after ``sent`` reads as delivery ``unknown``
+#: (``SMSQ_RECEIPT_WAIT_S``): Alibaba retries a failed push 1, 5 and 10 minutes later.
+DEFAULT_RECEIPT_WAIT_S = 1200
+
+#: Upper bounds (seconds) of the send-to-delivery histogram's buckets, kept by ``receipts.lua`` in
+#: Redis and exported by every worker host (``worker.metrics``).
+DELIVERY_TIME_BUCKETS_S = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 
 
 def queue_for_lane(lane: str) -> str:

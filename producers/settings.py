@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from producers.constants import SEND_LIMIT_SCOPES, TASK_TIME_LIMIT_S
+from producers.constants import DEFAULT_RECEIPT_WAIT_S, SEND_LIMIT_SCOPES, TASK_TIME_LIMIT_S
 from producers.errors import ConfigurationError, InvalidInput
 from producers.limits import Rate, parse_rate, parse_rates
 from producers.phone import normalize_phone
@@ -41,6 +41,9 @@ MAX_SEND_DEADLINE_S = TASK_TIME_LIMIT_S - 30
 
 _ENV_PREFIX = "SMSQ_"
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+#: The receipt route's path secret: long enough that guessing it is hopeless, safe in a URL path.
+MIN_RECEIPT_SECRET_CHARS = 32
+_RECEIPT_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_RECEIPT_SECRET_CHARS},256}}")
 
 
 # --- parsers: environment text -> typed values (each raises ValueError with the expected form) -----
@@ -116,6 +119,19 @@ def _phones(value: object) -> object:
     return frozenset(normalised)
 
 
+def _receipt_secret(value: object) -> object:
+    expected = (
+        f"expected at least {MIN_RECEIPT_SECRET_CHARS} of A-Z, a-z, 0-9, _ and -, e.g. `openssl rand -hex 32`"
+    )
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not _RECEIPT_SECRET.fullmatch(value):
+        raise ValueError(f"not a usable path secret ({expected})")
+    return SecretStr(value)
+
+
 def _template_param(value: object) -> object:
     expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"5"}'
     if isinstance(value, str):
@@ -134,6 +150,7 @@ Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
 Phones = Annotated[frozenset[str], NoDecode, BeforeValidator(_phones)]
 Lanes = Annotated[dict[str, Rate], NoDecode, BeforeValidator(_lanes)]
 TemplateParam = Annotated[str, BeforeValidator(_template_param)]
+ReceiptSecret = Annotated[SecretStr | None, BeforeValidator(_receipt_secret)]
 
 
 class Settings(BaseSettings):
@@ -211,6 +228,17 @@ class Settings(BaseSettings):
     # --- HTTP gateway -------------------------------------------------------------------------------
     #: When set, every /v1 request to `smsq gateway` must carry ``Authorization: Bearer <token>``.
     gateway_token: SecretStr | None = None
+
+    # --- delivery receipts (Alibaba's HTTP batch push, see smsq.gateway.receipts) -------------------
+    #: The random path segment of the receipt route, ``/receipts/<secret>`` (Alibaba sends no header
+    #: we could check). Unset: the gateway serves no receipt route at all.
+    receipt_path_secret: ReceiptSecret = None
+    #: A sent send with no receipt this long after ``sent`` reads as delivery ``unknown``. Alibaba
+    #: retries a failed push 1, 5 and 10 minutes later, so 20 minutes covers its whole schedule.
+    receipt_wait_s: int = Field(default=DEFAULT_RECEIPT_WAIT_S, ge=60, le=86_400)
+    #: The receiver's own Redis deadline: past it the push gets a 503 and Alibaba retries. Alibaba
+    #: counts a push as failed after 700 ms, so this stays well below that.
+    receipt_deadline_s: float = Field(default=0.3, gt=0, le=0.5)
 
     # --- web integrations (producers.integrations) --------------------------------------------------
     #: Django only, which has no proxy handling of its own: how many reverse proxies you run append

@@ -16,6 +16,7 @@ import redis
 
 from producers import constants
 from producers.errors import ServiceUnavailable, TicketNotFound
+from producers.receipts import MAX_DELIVERY_SERIES, ReceiptBatch, ReceiptOutcome
 from producers.records import SendState, SendStatus
 from producers.scripts import Scripts
 
@@ -177,8 +178,9 @@ class RecordStore:
         ]
         self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_key else "0"])
 
-    def status(self, ticket: str) -> SendStatus:
-        """The record as a status lookup shows it."""
+    def status(self, ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_WAIT_S) -> SendStatus:
+        """The record as a status lookup shows it (a sent send without a receipt ``receipt_wait_s``
+        after ``sent`` reads as delivery ``unknown``)."""
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.hgetall(constants.record_key(ticket))
@@ -189,7 +191,36 @@ class RecordStore:
         if not data:
             raise TicketNotFound("no send with that ticket (unknown, or older than its record TTL)")
         # judged on the Redis server's clock, like every time the record holds
-        return SendStatus.from_hash(ticket, data, int(seconds) + int(micros) / 1_000_000)
+        now = int(seconds) + int(micros) / 1_000_000
+        return SendStatus.from_hash(ticket, data, now, receipt_wait_s=receipt_wait_s)
+
+    # --- delivery receipts ----------------------------------------------------------------------
+
+    def apply_receipts(self, batch: ReceiptBatch, *, now_ms: int | None = None) -> tuple[ReceiptOutcome, ...]:
+        """Record a push of delivery receipts on the sends they name, in one atomic script (see
+        receipts.lua), and count them; returns each receipt's outcome. Never changes a state."""
+        keys = [
+            constants.stats_key("receipts"),
+            constants.stats_key("deliveries"),
+            constants.stats_key("delivery_time"),
+            *(constants.record_key(receipt.ticket) for receipt in batch.receipts),
+        ]
+        args: list[Any] = [
+            "" if now_ms is None else now_ms,
+            batch.malformed,
+            batch.foreign,
+            MAX_DELIVERY_SERIES,
+            ",".join(str(bound) for bound in constants.DELIVERY_TIME_BUCKETS_S),
+        ]
+        for receipt in batch.receipts:
+            args += [
+                "1" if receipt.delivered else "0",
+                receipt.carrier_code,
+                _seconds(receipt.reported_at),
+                _seconds(receipt.send_to_delivery_s),
+            ]
+        reply = self._scripts.run("receipts", keys, args)
+        return tuple(ReceiptOutcome(outcome) for outcome in reply)
 
     # --- workers --------------------------------------------------------------------------------
 
@@ -305,6 +336,10 @@ def check_results(raw: dict[str, str]) -> dict[str, int]:
         "locked": counts["locked"],
         "error": counts["error"],
     }
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 @functools.lru_cache(maxsize=8)

@@ -2,8 +2,14 @@
 
 Counters and histograms are kept per process by ``prometheus-client``; with a prefork pool,
 ``smsq worker`` sets ``PROMETHEUS_MULTIPROC_DIR`` so the host's ``/metrics`` adds up every pool
-process. Queue depth and check results are global facts read from Redis at scrape time: every
-host exports the same value, so dashboards aggregate them with ``max()``, not ``sum()``.
+process. Queue depth, check results and delivery receipts are global facts read from Redis at
+scrape time: every host exports the same value, so dashboards aggregate them with ``max()``, not
+``sum()``.
+
+Receipts are counted in Redis by the script that applies them (``receipts.lua``), not by the
+process that received them: a push may land on any gateway replica, and only the script knows
+whether a receipt was new, a duplicate or for an unknown send, so a duplicate or a retried push is
+never counted twice, whatever the number of gateways.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from contextlib import contextmanager
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from producers import constants, errors
+from producers.receipts import ReceiptOutcome, delivery_counts
 from producers.store import check_results
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -99,21 +106,24 @@ def in_progress(lane: str) -> Iterator[None]:
 
 
 class RedisCollector(Collector):
-    """Global figures read from Redis when scraped: queue depth per lane, check results."""
+    """Global figures read from Redis when scraped: queue depth per lane, check results, and
+    delivery receipts (by outcome, deliveries by result, carrier code and purpose, and the time
+    from send to delivery)."""
 
     def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
         self._redis = client
         self._lanes = tuple(lanes)
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         depth = GaugeMetricFamily("smsq_queue_depth", "Messages waiting in a lane's queue", labels=["lane"])
         checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
         try:
             pipe = self._redis.pipeline(transaction=False)
             for lane in self._lanes:
                 pipe.llen(constants.queue_for_lane(lane))
-            pipe.hgetall(constants.stats_key("checks"))
-            *lengths, check_counts = pipe.execute()
+            for name in ("checks", "receipts", "deliveries", "delivery_time"):
+                pipe.hgetall(constants.stats_key(name))
+            *lengths, check_counts, receipts, deliveries, delivery_time = pipe.execute()
         except redis.RedisError:
             return
         for lane, length in zip(self._lanes, lengths, strict=True):
@@ -122,6 +132,38 @@ class RedisCollector(Collector):
             checks.add_metric([result], float(count))
         yield depth
         yield checks
+        yield from receipt_families(receipts, deliveries, delivery_time)
+
+
+def receipt_families(
+    receipts: dict[str, str], deliveries: dict[str, str], delivery_time: dict[str, str]
+) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+    """The receipt counters kept by receipts.lua, as metric families."""
+    outcomes = CounterMetricFamily(
+        "smsq_receipts", "Delivery receipts received, by what applying them did (global)", labels=["outcome"]
+    )
+    for outcome in ReceiptOutcome:
+        outcomes.add_metric([outcome.value], float(receipts.get(outcome.value, 0)))
+    results = CounterMetricFamily(
+        "smsq_deliveries",
+        "Sends whose carrier receipt said delivered or undelivered (global; a send overruled from "
+        "undelivered to delivered counts in both)",
+        labels=["result", "carrier_code", "purpose"],
+    )
+    for count in delivery_counts(deliveries):
+        results.add_metric([count.result, count.carrier_code, count.purpose], float(count.count))
+    timing = HistogramMetricFamily(
+        "smsq_send_to_delivery_seconds",
+        "From the provider's send to the carrier's delivery report, delivered sends (global)",
+    )
+    cumulative, buckets = 0.0, []
+    for bound in (*constants.DELIVERY_TIME_BUCKETS_S, "+Inf"):
+        cumulative += float(delivery_time.get(f"le:{bound}", 0))
+        buckets.append((str(float(bound)) if bound != "+Inf" else "+Inf", cumulative))
+    timing.add_metric([], buckets, sum_value=float(delivery_time.get("sum", 0)))
+    yield outcomes
+    yield results
+    yield timing
 
 
 def serve(host: str, port: int, client: redis.Redis, lanes: Iterable[str]) -> None:

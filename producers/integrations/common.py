@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 
+from producers import constants
 from producers.check import check_code
 from producers.errors import InvalidArgument, InvalidCode, InvalidInput, InvalidPhoneNumber, TicketNotFound
 from producers.http_answers import HttpAnswer
@@ -22,7 +23,7 @@ from producers.status import get_status
 #: Largest request body accepted (bytes); a send or a check needs a few hundred.
 MAX_BODY_BYTES = 16 * 1024
 #: What a ticket looks like in a URL (send_code hands out 32 hex digits).
-TICKET_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+TICKET_PATTERN = constants.TICKET_PATTERN
 
 SEND_FIELDS = frozenset({"phone", "purpose"})
 CHECK_FIELDS = frozenset({"phone", "code"})

@@ -1,5 +1,6 @@
 """One PNG of a benchmark report: latency distributions, enqueue steps, throughput against the naive
-task, worker CPU per send, the scale curve, memory, limiter precision.
+task, worker CPU per send, the scale curve, memory, limiter precision, and the receipt receiver under
+load and through a Redis outage.
 
 matplotlib is a dev extra and is imported only here, only when a plot is asked for.
 """
@@ -17,6 +18,7 @@ _COLOURS = {
     "naive": "#8c564b",
     "seed": "#d62728",
     "sdk": "#9467bd",
+    "receipts": "#1f77b4",
 }
 
 
@@ -83,8 +85,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     results = report["benchmarks"]
-    fig, axes = plt.subplots(3, 3, figsize=(19, 15))
-    (enqueue_ax, steps_ax, check_ax), (rate_ax, cpu_ax, scale_ax), (rss_ax, limiter_ax, emulator_ax) = axes
+    fig, axes = plt.subplots(4, 3, figsize=(19, 20))
+    (enqueue_ax, steps_ax, check_ax), (rate_ax, cpu_ax, scale_ax) = axes[:2]
+    (rss_ax, limiter_ax, emulator_ax), (load_ax, outage_ax, stored_ax) = axes[2:]
     parts = (
         ("enqueue", (enqueue_ax, steps_ax), _enqueue),
         ("check", (check_ax,), _check),
@@ -92,6 +95,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ("scale", (scale_ax,), _scale),
         ("limiter", (limiter_ax,), _limiter),
         ("emulator", (emulator_ax,), _emulator),
+        ("receipts", (load_ax, outage_ax, stored_ax), _receipts),
     )
     for name, part_axes, draw in parts:
         if _ok(results, name):
@@ -223,3 +227,31 @@ def _emulator(results: dict[str, Any], ax: Any) -> None:
         labels.append("smsq sends/s")
         values.append(float(results["throughput"]["smsq"]["per_s"]))
     _bars(ax, labels, values, "emulator capacity vs smsq's send rate", "per second")
+
+
+def _receipts(results: dict[str, Any], load_ax: Any, outage_ax: Any, stored_ax: Any) -> None:
+    """The receipt receiver: answer times under load, the outage answer vs the limits, what was stored."""
+    bench = results["receipts"]
+    params, load, outage = bench["params"], bench["load"], bench["outage"]
+    _ecdf(
+        load_ax,
+        bench["samples_ms"],
+        f"receipts: {params['rate_per_s']} pushes/s x {params['batch_size']}, answers (p99 target 100 ms)",
+    )
+    load_ax.axvline(100, color="black", linestyle="--", linewidth=1)
+    _bars(
+        outage_ax,
+        ["receipts 503 (max)", "deadline", "Alibaba limit"],
+        [outage["probe_max_ms"], params["deadline_s"] * 1000, 700.0],
+        f"Redis frozen: answers {outage['probe_statuses']}; all delivered "
+        f"{outage['delivered_after_redis_back_s']} s after it is back",
+        "ms",
+    )
+    names = sorted(load["stored"])
+    _bars(
+        stored_ax,
+        names,
+        [float(load["stored"][name]) for name in names],
+        "receipts stored, by outcome",
+        "receipts",
+    )

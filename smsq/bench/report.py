@@ -183,6 +183,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             found[f"scale_efficiency_{variant}_at_{point['processes']}"] = point.get("efficiency")
     found["limiter_rate_over_limit"] = get(results, "limiter", "rate", "ratio")
     found["emulator_over_throughput_smsq"] = div(get(results, "emulator", "requests_per_s"), rate, 1)
+    found["receipts_achieved_over_offered"] = div(
+        get(results, "receipts", "load", "achieved_per_s"),
+        get(results, "receipts", "load", "offered_per_s"),
+    )
     return found
 
 
@@ -207,7 +211,7 @@ def _target(name: str, value: Any, limit: float, comparison: str, unit: str = ""
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """The promises of issues 4, 6 and 16, each met or not, with the gap."""
+    """The promises of issues 4, 6, 13 and 16, each met or not, with the gap."""
     r = ratios(results)
     o = overheads_ms(results)
     lane_b = get(results, "limiter", "lanes", "max_s")
@@ -235,6 +239,27 @@ def targets(results: dict[str, Any]) -> list[Target]:
         _target("limiter max sends in any 1 s <= 55", get(limiter, "rate", "max_1s_window"), 55, "<="),
         _target("limiter Throttling answers == 0", get(limiter, "rate", "throttling_answers"), 0, "<="),
         _target("lane b send to sent < 1 s, lane a throttled", lane_b, 1.0, "<", " s"),
+        _target(
+            "receipts p99 <= 100 ms at 20 pushes/s x 100",
+            get(results, "receipts", "load", "latency", "p99_ms"),
+            100,
+            "<=",
+            " ms",
+        ),
+        _target(
+            "receipts answered 5xx within 700 ms, Redis frozen",
+            get(results, "receipts", "outage", "probe_max_ms"),
+            700,
+            "<=",
+            " ms",
+        ),
+        _target(
+            "receipts delivered by the emulator's retry after Redis",
+            div(get(results, "receipts", "outage", "delivered"), get(results, "receipts", "outage", "sends")),
+            1.0,
+            ">=",
+            "x",
+        ),
     ]
 
 

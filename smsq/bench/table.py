@@ -74,6 +74,7 @@ def table(report: dict[str, Any]) -> str:
         ("check", _check),
         ("limiter", _limiter),
         ("emulator", _emulator),
+        ("receipts", _receipts),
     ):
         if ok(name):
             part(rows, results, report["ratios"])
@@ -215,4 +216,26 @@ def _emulator(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
         "smsq sends/s",
         get(results, "throughput", "smsq", "per_s"),
         r.get("emulator_over_throughput_smsq"),
+    )
+
+
+def _receipts(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
+    load, outage = results["receipts"]["load"], results["receipts"]["outage"]
+    for q in _QUANTILES:
+        rows.add("receipts", f"{q} ms, 20 pushes/s x 100", load["latency"].get(f"{q}_ms"), "target", 100)
+    rows.add(
+        "receipts",
+        "pushes/s achieved",
+        load["achieved_per_s"],
+        "offered",
+        load["offered_per_s"],
+        r.get("receipts_achieved_over_offered"),
+    )
+    rows.add("receipts", "max ms to 503, Redis frozen", outage["probe_max_ms"], "Alibaba limit", 700)
+    rows.add(
+        "receipts",
+        "s to delivered after Redis back",
+        outage["delivered_after_redis_back_s"],
+        "retry 0.6 s",
+        0.6,
     )

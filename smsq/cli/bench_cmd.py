@@ -14,7 +14,7 @@ import click
 from producers.constants import NO_CLOUD_PROBES
 
 #: Benchmark names, in the order ``all`` runs them (``smsq.bench.BENCHMARKS`` maps them to modules).
-NAMES = ("enqueue", "throughput", "scale", "check", "limiter", "emulator")
+NAMES = ("enqueue", "throughput", "scale", "check", "limiter", "emulator", "receipts")
 
 
 def _say(line: str) -> None:
@@ -50,7 +50,7 @@ def _process_counts(ctx: click.Context, param: click.Parameter, value: str | Non
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Draw latencies, throughput, scaling and limiter precision into this PNG (needs matplotlib).",
+    help="Draw latencies, throughput, scaling, the limiter and receipts into this PNG (needs matplotlib).",
 )
 @click.option(
     "--processes",
@@ -63,9 +63,9 @@ def bench(
 ) -> None:
     """Measure smsq against baselines from the same run on a private Redis and emulator.
 
-    WHICH is one of enqueue, throughput, scale, check, limiter, emulator, or all (the default).
-    Every figure is reported as a ratio against its baseline, with each target met or not; nothing
-    here fails on a timing. The exit status is 1 only when a benchmark could not run.
+    WHICH is one of enqueue, throughput, scale, check, limiter, emulator, receipts, or all (the
+    default). Every figure is reported as a ratio against its baseline, with each target met or not;
+    nothing here fails on a timing. The exit status is 1 only when a benchmark could not run.
     """
     # Before the SDK loads anywhere: never probe a metadata address or a CLI profile.
     os.environ.update(NO_CLOUD_PROBES)

@@ -8,7 +8,7 @@ import time
 import click
 
 from producers.settings import redacted_url
-from smsq.devstack.local import FLOWER_PORT, LocalStack, dev_home, start_core, start_worker
+from smsq.devstack.local import FLOWER_PORT, LocalStack, dev_home, start_core, start_gateway, start_worker
 from smsq.devstack.processes import running_stack
 from smsq.net import port_or_free
 
@@ -21,6 +21,7 @@ def _banner(local: LocalStack) -> str:
         if local.emulator_url
         else "  Provider      Alibaba Cloud Dypnsapi (credentials from the environment)",
         *([f"  Flower        {local.flower_url}"] if local.flower_url else []),
+        f"  Gateway       {local.gateway_url}/v1/   <- HTTP API; delivery receipts arrive here too",
         f"  Metrics       {local.metrics_url}",
         f"  Settings      {dev_home() / 'dev.env'}   <- load it in your web app (dotenv), owner-only",
         "",
@@ -28,6 +29,7 @@ def _banner(local: LocalStack) -> str:
         '  eval "$(.venv/bin/smsq env)"              # the settings above, as exports',
         "  .venv/bin/smsq send 13511112222 --wait 5",
         "  .venv/bin/smsq check 13511112222 CODE      # CODE from the outbox page",
+        "  .venv/bin/smsq status TICKET                # delivery: pending, then delivered",
         "",
         "or from Python (with those settings in the environment):",
         "  from producers import send_code, check_code",
@@ -41,12 +43,14 @@ def _banner(local: LocalStack) -> str:
 @click.option("--concurrency", default=16, show_default=True, help="Worker pool slots.")
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 def dev(concurrency: int, no_flower: bool) -> None:
-    """Run Redis (embedded if none answers), the emulator (without Alibaba credentials), a worker and
-    Flower, in the foreground; Ctrl-C stops them all."""
+    """Run Redis (embedded if none answers), the emulator (without Alibaba credentials), a worker,
+    the gateway (receiving the emulator's delivery receipts) and Flower, in the foreground; Ctrl-C
+    stops them all."""
     with running_stack() as stack:
         try:
             local = start_core(stack)
             start_worker(stack, local, concurrency=concurrency)
+            start_gateway(stack, local)
             if not no_flower:
                 local.flower_url = stack.flower(local.env, port_or_free(FLOWER_PORT), local.redis_url)
             local.save(os.getpid())

@@ -11,6 +11,7 @@ import click
 from producers import constants
 from producers.connections import get_redis
 from producers.publisher import producer_app
+from producers.receipts import DeliveryCount, ReceiptOutcome, delivery_counts
 from producers.settings import get_settings, redacted_url
 from producers.store import check_results
 from worker.limiter import LaneState, UpstreamLimiter
@@ -44,11 +45,13 @@ def collect() -> dict[str, Any]:
     pipe.hgetall(constants.stats_key("checks"))
     pipe.hgetall(constants.stats_key("rejected"))
     pipe.hgetall(constants.stats_key("monitored"))
+    pipe.hgetall(constants.stats_key("receipts"))
+    pipe.hgetall(constants.stats_key("deliveries"))
     replies_ = pipe.execute()
     lanes = list(settings.lanes)
     depths = replies_[: len(lanes)]
     per_minute = replies_[len(lanes) : len(lanes) + MINUTES]
-    checks, rejected, monitored = replies_[len(lanes) + MINUTES :]
+    checks, rejected, monitored, receipts, deliveries = replies_[len(lanes) + MINUTES :]
     return {
         "redis": redacted_url(settings.redis_dsn),
         "workers": workers,
@@ -71,7 +74,52 @@ def collect() -> dict[str, Any]:
         "checks": check_results(checks),
         "rejected": {k: int(v) for k, v in rejected.items()},
         "monitored": {k: int(v) for k, v in monitored.items()},
+        "delivery": delivery_summary(receipts, delivery_counts(deliveries)),
     }
+
+
+def delivery_summary(receipts: dict[str, str], counts: list[DeliveryCount]) -> dict[str, Any]:
+    """What the carriers reported (all time): the delivery ratio, sends by carrier code and by
+    purpose, and what the receipts did."""
+    totals = {"delivered": 0, "undelivered": 0}
+    by_code: dict[str, int] = {}
+    by_purpose: dict[str, dict[str, int]] = {}
+    for count in counts:
+        totals[count.result] = totals.get(count.result, 0) + count.count
+        by_code[count.carrier_code] = by_code.get(count.carrier_code, 0) + count.count
+        purpose = by_purpose.setdefault(count.purpose, {"delivered": 0, "undelivered": 0})
+        purpose[count.result] = purpose.get(count.result, 0) + count.count
+    return {
+        **totals,
+        "ratio": _ratio(totals),
+        "by_carrier_code": dict(sorted(by_code.items(), key=lambda item: (-item[1], item[0]))),
+        "by_purpose": {name: {**c, "ratio": _ratio(c)} for name, c in sorted(by_purpose.items())},
+        "receipts": {outcome.value: int(receipts.get(outcome.value, 0)) for outcome in ReceiptOutcome},
+    }
+
+
+def _ratio(counts: dict[str, int]) -> float | None:
+    seen = counts["delivered"] + counts["undelivered"]
+    return round(counts["delivered"] / seen, 4) if seen else None
+
+
+def delivery_lines(delivery: dict[str, Any]) -> list[str]:
+    """The delivery section of the overview, as text lines."""
+    if delivery["ratio"] is None:
+        return ["Delivery (carrier receipts, all time): no receipt yet"]
+    seen = delivery["delivered"] + delivery["undelivered"]
+    lines = [
+        f"Delivery (carrier receipts, all time): {delivery['ratio']:.1%} delivered "
+        f"({delivery['delivered']} of {seen})",
+        "  by carrier code: " + ", ".join(f"{code} {n}" for code, n in delivery["by_carrier_code"].items()),
+        "  by purpose: "
+        + ", ".join(
+            f"{name} {c['ratio']:.1%} ({c['delivered']}/{c['delivered'] + c['undelivered']})"
+            for name, c in delivery["by_purpose"].items()
+        ),
+    ]
+    receipts = ", ".join(f"{k} {v}" for k, v in delivery["receipts"].items())
+    return [*lines, f"  receipts: {receipts}"]
 
 
 def print_overview(as_json: bool) -> None:
@@ -103,4 +151,5 @@ def print_overview(as_json: bool) -> None:
     for title, key in (("Refused by limit", "rejected"), ("Monitor-mode hits", "monitored")):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(data[key].items())) or "none"
         lines.append(f"{title}: {counts}")
+    lines += delivery_lines(data["delivery"])
     click.echo("\n".join(lines))

@@ -29,6 +29,7 @@ EMULATOR_PORT = 8085
 EMBEDDED_REDIS_PORT = 6390
 METRICS_PORT = 9808
 FLOWER_PORT = 5555
+GATEWAY_PORT = 8000
 
 
 def dev_home() -> Path:
@@ -77,6 +78,18 @@ def dev_key() -> tuple[str, str]:
     return key["ALIBABA_CLOUD_ACCESS_KEY_ID"], key["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
 
 
+def dev_receipt_secret() -> str:
+    """The path secret of the dev gateway's receipt route, generated on first use and kept (owner
+    only) beside the dev key: it is the receipt route's only credential, so it is never printed."""
+    path = dev_home() / "dev-receipts.env"
+    if path.exists():
+        return parse_env(path.read_text(encoding="utf-8"))["SMSQ_RECEIPT_PATH_SECRET"]
+    secret = secrets.token_urlsafe(32)
+    header = "# the dev gateway's receipt path secret (POST /receipts/<secret>)\n"
+    _write_private(path, header + format_env({"SMSQ_RECEIPT_PATH_SECRET": secret}))
+    return secret
+
+
 @dataclass
 class LocalStack:
     """What is running and how to reach it."""
@@ -87,6 +100,7 @@ class LocalStack:
     emulator_url: str | None = None
     flower_url: str | None = None
     metrics_url: str | None = None
+    gateway_url: str | None = None
 
     def save(self, pid: int) -> None:
         """Describe this stack: ``dev.env`` for other processes, ``dev.json`` for ``smsq demo``."""
@@ -151,3 +165,15 @@ def start_worker(stack: Stack, local: LocalStack, *, concurrency: int = 16) -> N
     lanes = ",".join(f"smsq.{lane}" for lane in get_settings().lanes)
     stack.worker(env, queues=lanes.split(","), concurrency=concurrency, name="worker")
     local.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+
+
+def start_gateway(stack: Stack, local: LocalStack) -> None:
+    """Start the gateway on loopback with a receipt route, and point the emulator's delivery
+    receipts at it, so a send's status shows ``delivery`` as a real deployment's would."""
+    secret = dev_receipt_secret()
+    local.gateway_url = stack.gateway(local.env, port_or_free(GATEWAY_PORT), receipt_secret=secret)
+    if local.emulator_url:
+        from smsq.emulator.remote import EmulatorRemote  # noqa: PLC0415 - only the dev stack drives it
+
+        remote = EmulatorRemote(local.emulator_url.removeprefix("http://"))
+        remote.set_receipts(url=f"{local.gateway_url}/receipts/{secret}")

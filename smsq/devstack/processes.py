@@ -1,4 +1,4 @@
-"""Start and stop the local stack's processes: Redis, the emulator, workers, Flower.
+"""Start and stop the local stack's processes: Redis, the emulator, workers, Flower, the gateway.
 
 Used by ``smsq dev``, ``smsq demo``, the benchmarks and the tests, so every one of them runs the
 same real processes. Each child gets its own process group, so stopping it stops what it forked
@@ -75,6 +75,18 @@ def http_ok(url: str, timeout_s: float = 0.5) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback only
             return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def http_answers(url: str, timeout_s: float = 0.5) -> bool:
+    """True when anything answers HTTP at ``url``, an error status included (a 503 ``/healthz``
+    means the server is up and Redis is not)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s):  # noqa: S310 - loopback only
+            return True
+    except urllib.error.HTTPError:
+        return True
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
@@ -236,6 +248,31 @@ class Stack:
         )
         argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", *arguments, *extra_args]
         return self.spawn(name, argv, env)
+
+    def gateway(
+        self,
+        env: Mapping[str, str],
+        port: int,
+        *,
+        receipt_secret: str | None = None,
+        extra_args: Sequence[str] = (),
+        name: str = "gateway",
+    ) -> str:
+        """Start ``smsq gateway`` on 127.0.0.1:``port``; return its URL once it answers. The receipt
+        path secret travels in the child's environment (``SMSQ_RECEIPT_PATH_SECRET``), never on its
+        command line."""
+        child_env = {**env, "SMSQ_RECEIPT_PATH_SECRET": receipt_secret} if receipt_secret else dict(env)
+        argv = [sys.executable, "-m", "smsq.cli", "gateway", "--host", "127.0.0.1", "--port", str(port)]
+        child = self.spawn(name, [*argv, *extra_args], child_env)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            if not child.alive():
+                raise RuntimeError(f"the gateway exited; see {child.log_path}")
+            return http_answers(f"{url}/healthz")
+
+        wait_until(up, timeout_s=30, what="the gateway")
+        return url
 
     def flower(self, env: Mapping[str, str], port: int, broker_url: str) -> str:
         """Start Flower on ``port``; return its URL. The broker URL (it may carry a password) goes in

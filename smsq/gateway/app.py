@@ -4,9 +4,11 @@
 
     POST /v1/codes           {"phone", "purpose"?, "client_ip"?, "idempotency_key"?, "lane"?} → 202 ticket
     POST /v1/checks          {"phone", "code"}                                              → 200 result
-    GET  /v1/codes/{ticket}  the send's status, phone masked                                → 200 status
+    GET  /v1/codes/{ticket}  the send's status and delivery, phone masked                   → 200 status
     GET  /healthz            {"status": "ok"} while Redis answers PING, else 503
     GET  /openapi.json       this contract as an OpenAPI 3.1 document (smsq/gateway/openapi.json)
+    POST /receipts/{secret}  Alibaba's delivery receipts (only with SMSQ_RECEIPT_PATH_SECRET; no
+                             token: see smsq.gateway.receipts), or on a listener of its own
 
 Every error is JSON ``{"error": <class name>, "reason": <stable identifier>, "message": ...}``; a
 refusal adds ``rule`` and ``retry_after`` and a ``Retry-After`` header. smsq's errors become HTTP
@@ -56,6 +58,7 @@ from producers.integrations.common import (
 )
 from producers.records import as_json
 from smsq.gateway.openapi import openapi_document
+from smsq.gateway.receipts import LOGGED_PATH, ReceiptConfig, add_receipt_route
 
 log = logging.getLogger("smsq.gateway")
 
@@ -78,6 +81,8 @@ class GatewayConfig:
     #: Take the client IP from the last ``X-Forwarded-For`` hop (set only behind your own proxy).
     trust_forwarded: bool = False
     max_workers: int = DEFAULT_MAX_WORKERS
+    #: When set, the gateway also serves the delivery-receipt route (``POST /receipts/{secret}``).
+    receipts: ReceiptConfig | None = None
 
 
 CONFIG = web.AppKey("config", GatewayConfig)
@@ -142,7 +147,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def _loggable_path(request: web.Request) -> str:
-    """The path, with anything that looks like a phone number masked (tickets are left alone)."""
+    """The path, with anything that looks like a phone number masked (tickets are left alone) and
+    the receipt route's secret, right or wrong, never shown."""
+    if request.path.startswith("/receipts/"):
+        return LOGGED_PATH
     if _ISSUED_TICKET.fullmatch(request.match_info.get("ticket", "")):
         return request.path
     return _PHONE_LIKE.sub(lambda match: mask_phone(re.sub(r"\D", "", match.group())), request.path)
@@ -301,4 +309,15 @@ def create_app(config: GatewayConfig | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.cleanup_ctx.append(_thread_pool)
+    receipts = app[CONFIG].receipts
+    if receipts is not None:
+        add_receipt_route(app, receipts)
+    return app
+
+
+def create_receipt_app(receipts: ReceiptConfig) -> web.Application:
+    """Only the delivery-receipt route, for a listener of its own (``smsq gateway --receipt-port``):
+    the one port to publish to the internet, while the rest of the gateway stays internal."""
+    app = web.Application(middlewares=[access_log, json_errors])
+    add_receipt_route(app, receipts)
     return app

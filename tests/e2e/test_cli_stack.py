@@ -3,6 +3,7 @@ runs it until Ctrl-C and leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -10,10 +11,12 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 
+from smsq.devstack.local import parse_env
 from smsq.devstack.processes import http_ok, wait_until
 
 
@@ -79,6 +82,46 @@ def test_dev_runs_the_stack_until_interrupted_and_leaves_no_process_behind(
         assert key not in banner
         assert stat.S_IMODE((home / "dev.env").stat().st_mode) == 0o600
         assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        # a newcomer sees the carrier's receipt arrive: the emulator pushes it to the dev gateway
+        secret_file = home / "dev-receipts.env"
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        secret = re.search(r'SMSQ_RECEIPT_PATH_SECRET="(\S+)"', secret_file.read_text()).group(1)  # type: ignore[union-attr]
+        assert secret not in banner and secret not in exports
+        gateway = re.search(r"Gateway\s+(\S+)/v1/", banner).group(1)  # type: ignore[union-attr]
+        assert http_ok(f"{gateway}/healthz")
+        stack_env = {**env, **parse_env((home / "dev.env").read_text())}  # what `eval "$(smsq env)"` sets
+        phone = f"135{uuid.uuid4().int % 10**8:08d}"
+        sent = subprocess.run(
+            smsq("send", phone, "--wait", "30", "--json"),
+            env=stack_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        ticket = json.loads(sent.stdout)["ticket"]
+
+        def status() -> dict[str, object]:
+            shown = subprocess.run(
+                smsq("status", ticket, "--json"), env=stack_env, capture_output=True, text=True, check=True
+            )
+            return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+        wait_until(
+            lambda: status()["delivery"] == "delivered",
+            timeout_s=60,
+            what="delivery=delivered",
+            interval_s=0.5,
+        )
+        final = status()
+        assert (final["state"], final["carrier_code"]) == ("sent", "DELIVERED")
+        text = subprocess.run(
+            smsq("status", ticket), env=stack_env, capture_output=True, text=True, check=True
+        ).stdout
+        assert re.search(r"delivery: delivered", text), text
+        log_dir = Path(banner.split("logs:", 1)[1].split()[0])
+        logs = "".join(path.read_text(errors="replace") for path in log_dir.glob("*.log"))
+        assert "POST /receipts/*** 200" in logs and secret not in logs
     finally:
         dev.send_signal(signal.SIGINT)
         dev.wait(timeout=60)

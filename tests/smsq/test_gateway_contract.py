@@ -19,22 +19,27 @@ from referencing.jsonschema import DRAFT202012
 
 from producers import SmsqError
 from producers.http_answers import status_for
-from smsq.gateway.app import create_app
+from smsq.gateway.app import GatewayConfig, create_app
 from smsq.gateway.openapi import openapi_document
+from smsq.gateway.receipts import ReceiptConfig
+from smsq.net import free_port
 from tests.conftest import EmulatorHandle
 from tests.producers.test_http_answers import all_subclasses
 from tests.smsq.gateway_client import Gateway, Reply, StartGateway, fresh_number, wait_final_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT_URI = "urn:smsq:gateway-openapi"
-#: aiohttp adds HEAD to every GET route by itself; the document describes the GET.
-IMPLICIT_METHODS = {"HEAD"}
+#: aiohttp adds HEAD to every GET route by itself; the document describes the GET. The receipt
+#: route's catch-all ("*") only answers 404/405, as the document says under its POST.
+IMPLICIT_METHODS = {"HEAD", "*"}
+#: A gateway with every optional route: the receipt route exists only with a path secret.
+FULL = GatewayConfig(receipts=ReceiptConfig("s" * 32))
 
 
 def routes_served() -> set[tuple[str, str]]:
     """(path template, method) of every route the gateway application registers."""
     found = set()
-    for route in create_app().router.routes():
+    for route in create_app(FULL).router.routes():
         if route.method not in IMPLICIT_METHODS:
             found.add((route.resource.canonical, route.method.lower()))  # type: ignore[union-attr]
     return found
@@ -222,3 +227,31 @@ def test_the_readme_go_client_talks_to_the_same_routes() -> None:
     go = readme_block("go")
     assert '"/v1/codes"' in go and "Bearer " in go and "Retry-After" in go
     assert "GATEWAY_URL" in go and "SMSQ_GATEWAY_TOKEN" in go
+
+
+def test_what_the_receipt_route_answers_matches_the_document(
+    smsq_env: dict[str, str], start_gateway: StartGateway
+) -> None:
+    secret = "c" * 40
+    gateway = start_gateway(SMSQ_RECEIPT_PATH_SECRET=secret)
+    path, template = f"/receipts/{secret}", "/receipts/{secret}"
+    stored = gateway.call(
+        "POST", path, [{"out_id": uuid.uuid4().hex, "success": True, "err_code": "DELIVERED"}]
+    )
+    assert stored.json == {"code": 0, "msg": "ok"}
+    assert_conforms(stored, template, "post")
+    assert_conforms(gateway.call("POST", path, raw=b"not json"), template, "post")  # 400
+    assert_conforms(gateway.call("POST", path, [{"success": True}] * 1001), template, "post")  # 413
+    assert_conforms(gateway.call("POST", f"/receipts/{'d' * 40}", []), template, "post")  # 404
+    wrong_method = gateway.call("PUT", path, [])
+    assert wrong_method.status == 405
+    response_object, _ = response(openapi_document(), template, "post", 405)
+    assert wrong_method.headers["Allow"] == "POST" and "Allow" in response_object["headers"]
+    assert secret not in gateway.log()
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    cut_off = start_gateway(
+        SMSQ_RECEIPT_PATH_SECRET=secret, SMSQ_REDIS_URL=dead_redis, SMSQ_BROKER_URL=dead_redis
+    )
+    unavailable = cut_off.call("POST", path, [])
+    assert unavailable.json == {"code": 503, "msg": "not stored; retry later"}
+    assert_conforms(unavailable, template, "post")
