@@ -9,7 +9,7 @@ export ALIBABA_CLOUD_ECS_METADATA_DISABLED := true
 export ALIBABA_CLOUD_CLI_PROFILE_DISABLED := true
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench demo clean
+.PHONY: help dev test lint bench fuzz demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ demo: $(STAMP)  ## one-shot end-to-end proof
 test: $(STAMP)  ## run the test suite against real Redis, workers and the emulator
 	$(BIN)/python -m ops.testdeps
 	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+
+fuzz: $(STAMP)  ## the hostile-input suite at full length: 10 000 examples per target
+	SMSQ_FUZZ_EXAMPLES=$${SMSQ_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -m fuzz --timeout=7200 \
+		--hypothesis-show-statistics $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, mypy --strict, and the deployment file checks
 	$(BIN)/ruff check .

@@ -11,6 +11,9 @@ engine, a cluster or the network: schemas ship with the tools (see ops/schemas/R
   grace periods longer than the task hard time limit.
 - :func:`check_cli_commands`: every ``smsq …`` command a container runs exists, with its options.
 - :func:`check_openapi`: the gateway's ``smsq/gateway/openapi.json`` is a valid OpenAPI 3.1 document.
+- :func:`check_secrets_and_network`: a gateway bound beyond loopback gets its token from a secret,
+  workers and gateways get the data keys from one, every secret key a manifest reads is in the
+  example Secret, and a NetworkPolicy guards the ingress of every worker and gateway pod.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ K8S_DIR = ROOT / "ops" / "k8s"
 KEDA_SCHEMA = ROOT / "ops" / "schemas" / "keda-v1alpha1.json"
 CELERYCONFIG_FILE = ROOT / "worker" / "celeryconfig.py"
 OPENAPI_FILE = ROOT / "smsq" / "gateway" / "openapi.json"
+SECRET_EXAMPLE = K8S_DIR / "secret.example.yaml"
 
 #: The contract's task hard time limit, used only when worker/celeryconfig.py cannot be read.
 CONTRACT_TASK_TIME_LIMIT_S = 180
@@ -405,6 +409,101 @@ def check_openapi() -> Report:
     return report
 
 
+# --- (g) secrets wired, network policies ------------------------------------------------------------
+
+#: The variables every process that reads or writes a phone number needs (producers/keyring.py).
+DATA_KEY_VARIABLES = ("SMSQ_HASH_KEYS", "SMSQ_ENCRYPTION_KEYS")
+_REQUIRED_VARIABLE = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}$")
+
+
+def _gateway_host(words: list[str]) -> str:
+    """The ``--host`` a ``smsq gateway`` command binds (its default is loopback)."""
+    for index, word in enumerate(words):
+        if word == "--host" and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith("--host="):
+            return word.partition("=")[2]
+    return "127.0.0.1"
+
+
+def _needs(words: list[str]) -> tuple[str, ...]:
+    """The secret variables a command needs: the data keys for a worker or gateway, and the token
+    for a gateway beyond loopback."""
+    from smsq.net import is_loopback  # noqa: PLC0415 - the CLI's own definition of loopback
+
+    if words[:2] == ["smsq", "gateway"]:
+        token = () if is_loopback(_gateway_host(words)) else ("SMSQ_GATEWAY_TOKEN",)
+        return (*DATA_KEY_VARIABLES, *token)
+    if _runs_smsq_worker(words):
+        return DATA_KEY_VARIABLES
+    return ()
+
+
+def _compose_secret_problems() -> list[str]:
+    problems = []
+    for name, service in (_compose().get("services") or {}).items():
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.partition("=")[::2] for item in environment)
+        for variable in _needs(_command_words(service.get("command"))):
+            value = str(environment.get(variable, ""))
+            if not _REQUIRED_VARIABLE.match(value):
+                problems.append(
+                    f"compose service {name!r}: {variable} must be a required variable "
+                    f'("${{{variable}:?…}}", from .env), not {"missing" if not value else "a literal"}'
+                )
+    return problems
+
+
+def _secret_keys_in_example() -> set[str]:
+    keys: set[str] = set()
+    for document in _load_yaml_documents(SECRET_EXAMPLE):
+        keys |= set((document.get("stringData") or {}) | (document.get("data") or {}))
+    return keys
+
+
+def _selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    spec = policy.get("spec") or {}
+    wanted = (spec.get("podSelector") or {}).get("matchLabels") or {}
+    return "Ingress" in (spec.get("policyTypes") or []) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _k8s_secret_problems() -> list[str]:
+    problems = []
+    documents = list(_k8s_documents())
+    policies = [document for _, document in documents if document.get("kind") == "NetworkPolicy"]
+    known = _secret_keys_in_example()
+    for path, document in documents:
+        if document.get("kind") != "Deployment":
+            continue
+        name = f"{_rel(path)} Deployment/{document['metadata']['name']}"
+        template = document["spec"]["template"]
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        for container in template["spec"].get("containers", []):
+            env = {item["name"]: item for item in container.get("env") or []}
+            for item in env.values():
+                ref = (item.get("valueFrom") or {}).get("secretKeyRef") or {}
+                if ref and ref.get("key") not in known:
+                    problems.append(f"{name}: secret key {ref.get('key')!r} is not in {_rel(SECRET_EXAMPLE)}")
+            argv = [*(container.get("command") or []), *(container.get("args") or [])]
+            needed = _needs(_command_words(argv))
+            for variable in needed:
+                if not ((env.get(variable) or {}).get("valueFrom") or {}).get("secretKeyRef"):
+                    problems.append(f"{name}: {variable} must come from the Secret (valueFrom.secretKeyRef)")
+            if needed and not any(_selects(policy, labels) for policy in policies):
+                problems.append(f"{name}: no NetworkPolicy limits who may connect to its pods")
+    return problems
+
+
+def check_secrets_and_network() -> Report:
+    """A gateway beyond loopback runs with a token, workers and gateways with the data keys, all from
+    secrets (compose: required variables; Kubernetes: the Secret), and NetworkPolicies guard them."""
+    report = Report()
+    report.problems.extend(_compose_secret_problems())
+    report.problems.extend(_k8s_secret_problems())
+    return report
+
+
 CHECKS: dict[str, Callable[[], Report]] = {
     "prometheus rules and config (promtool)": check_prometheus,
     "compose file against the compose specification": check_compose_schema,
@@ -412,6 +511,7 @@ CHECKS: dict[str, Callable[[], Report]] = {
     "healthchecks, waits, ports and grace periods": check_health_and_grace,
     "smsq commands run by containers exist": check_cli_commands,
     "gateway OpenAPI document (openapi-spec-validator, 3.1)": check_openapi,
+    "secrets wired (gateway token, data keys) and network policies": check_secrets_and_network,
 }
 
 

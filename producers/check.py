@@ -1,4 +1,11 @@
-"""``check_code``: ask the provider in the request, guarded against brute force."""
+"""``check_code``: ask the provider in the request, guarded against brute force and abuse.
+
+One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: the check limits
+(per client IP, for everyone), then a reservation against the number's live code. A number with
+no live code gets no provider call at all: the check fails at no cost and counts against the
+caller's limits only, so checking a victim's number can never lock the victim out. Answers count
+against the code (its send), not the number: every new code starts with its full share.
+"""
 
 from __future__ import annotations
 
@@ -7,50 +14,85 @@ import time
 
 from producers import errors
 from producers.connections import get_redis
+from producers.guard import get_guard
+from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.provider import get_provider
 from producers.records import CheckResult
 from producers.settings import get_settings
-from producers.store import store_for
+from producers.store import CheckOutcome, store_for
 
-_CODE = re.compile(r"^[A-Za-z0-9]{4,8}$")
+_CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
 
-def check_code(phone: str, code: str) -> CheckResult:
+def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckResult:
     """Return whether ``code`` is the current code of ``phone``, and how many wrong answers remain.
 
+    ``client_ip`` (the end user's) counts against ``SMSQ_CHECK_IP_LIMITS``, as a send's does for
+    sends. Without a live code for ``phone`` the answer is "not passed, 0 attempts left" and the
+    provider is not asked.
+
     Raises :class:`~producers.errors.InvalidCode` for a malformed code,
-    :class:`~producers.errors.CheckLocked` after too many wrong answers (without asking the
-    provider), and :class:`~producers.errors.ProviderError` when the provider cannot answer.
+    :class:`~producers.errors.RateLimited` when a check limit refuses,
+    :class:`~producers.errors.CheckLocked` after too many wrong answers to the live code (without
+    asking the provider), and :class:`~producers.errors.ProviderError` when the provider cannot answer.
     """
     settings = get_settings()
     number = normalize_phone(phone)
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise errors.InvalidCode("code must be 4-8 letters or digits")
+    bucket = None if client_ip is None else ip_bucket(client_ip)
     masked = mask_phone(number)
+    guard = get_guard()
+    live_code_keys = guard.keyring.live_code_keys(number)
     store = store_for(get_redis())
-    allowed, value = store.begin_check(
-        number, max_failures=settings.check_max_failures, window_s=settings.code_ttl_s
+    reservation = store.begin_check(
+        live_code_keys=live_code_keys,
+        rules=guard.check_rules_for(number, bucket),
+        max_failures=settings.check_max_failures,
     )
-    if not allowed:
-        log_event("check.locked", phone=masked)
-        raise errors.CheckLocked(
-            "too many wrong codes for this number", rule="check", retry_after=value / 1000
+    if reservation.outcome is CheckOutcome.LIMITED:
+        log_event("check.rejected", phone=masked, rule=reservation.rule)
+        raise errors.RateLimited(
+            f"too many checks: rule {reservation.rule}",
+            rule=reservation.rule,
+            retry_after=reservation.retry_after_s,
         )
-    attempts_left = settings.check_max_failures - value
+    if reservation.outcome is CheckOutcome.NO_CODE:
+        log_event("check.no_code", phone=masked)
+        return CheckResult(False, 0)
+    if reservation.outcome is CheckOutcome.LOCKED:
+        log_event("check.locked", phone=masked, ticket=reservation.ticket)
+        raise errors.CheckLocked(
+            "too many wrong codes for this number", rule="check", retry_after=reservation.retry_after_s
+        )
+    ticket = reservation.ticket
     try:
         passed = _ask_provider(number, code, settings.check_attempts)
+    except _NoVerdict as failure:
+        store.refund_check(ticket)
+        store.count("checks", "error")
+        raise failure.error from None
     except errors.ProviderError:
-        store.refund_check(number)
+        # the provider may have judged the code before the answer was lost: the answer counts
         store.count("checks", "error")
         raise
     if passed:
-        ticket = store.check_passed(number)
+        store.check_passed(ticket, live_code_keys=live_code_keys)
         log_event("check.passed", phone=masked, ticket=ticket)
         return CheckResult(True, settings.check_max_failures, ticket)
-    log_event("check.failed", phone=masked, attempts_left=attempts_left)
+    attempts_left = settings.check_max_failures - reservation.used
+    log_event("check.failed", phone=masked, ticket=ticket, attempts_left=attempts_left)
     return CheckResult(False, attempts_left)
+
+
+class _NoVerdict(Exception):
+    """The provider surely judged nothing: every attempt failed before or without reaching it."""
+
+    def __init__(self, error: errors.ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _ask_provider(number: str, code: str, attempts: int) -> bool:
@@ -58,11 +100,25 @@ def _ask_provider(number: str, code: str, attempts: int) -> bool:
 
     Retrying is safe: a wrong code changes nothing at the provider. (If a timed-out call had in
     fact passed, the retry answers not-passed because the code is used up; the user asks again.)
+    Raises :class:`_NoVerdict` when no attempt can have reached a verdict (refused connections,
+    error answers), so the reservation can be given back; a possible verdict keeps it.
     """
     provider = get_provider()
-    for attempt in range(1, attempts):
+    ambiguous = False
+    for attempt in range(1, attempts + 1):
         try:
             return provider.check(number, code).passed
-        except (errors.ProviderTransient, errors.ProviderAmbiguous):
+        except errors.ProviderAmbiguous as exc:
+            ambiguous = True
+            last: errors.ProviderError = exc
+        except errors.ProviderTransient as exc:
+            last = exc
+        except errors.ProviderError as exc:
+            if ambiguous:
+                raise
+            raise _NoVerdict(exc) from None
+        if attempt < attempts:
             time.sleep(0.05 * attempt)
-    return provider.check(number, code).passed
+    if ambiguous:
+        raise last
+    raise _NoVerdict(last)

@@ -10,7 +10,7 @@ QUEUE_PREFIX = "smsq."
 
 #: Schema version of the send records this release writes (the ``v`` field). A worker that finds
 #: another version ends the send with reason ``schema`` rather than guess at its fields.
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the number is sealed in ``sealed_phone`` (1 held it in the clear)
 
 #: Schema version of the ``smsq.send_code`` task payload (its ``v`` keyword argument).
 TASK_VERSION = 1
@@ -30,6 +30,13 @@ NO_CLOUD_PROBES = {
 
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
+
+#: Scopes of the limits on checks: per client IP (``SMSQ_CHECK_IP_LIMITS``) and for everyone
+#: (``SMSQ_CHECK_LIMITS``), in the order they are checked.
+CHECK_LIMIT_SCOPES = ("check_ip", "check")
+
+#: The record field holding the phone number, sealed (``producers.keyring``); a final record drops it.
+SEALED_PHONE_FIELD = "sealed_phone"
 
 #: Hard limit of one run of the send task: a send's deadline (120 s by default) plus one read
 #: timeout and slack. Stop grace periods (compose, Kubernetes) must be longer than this.
@@ -55,9 +62,13 @@ def record_key(ticket: str) -> str:
     return f"{KEY_PREFIX}send:{ticket}"
 
 
-def idempotency_key(key: str) -> str:
-    """String mapping a caller's idempotency key to its ticket."""
-    return f"{KEY_PREFIX}idem:{key}"
+# Key names derived from a phone number or a client IP take a keyed digest of it, never the value
+# itself (``producers.keyring.Keyring`` computes them): a key name shows in SCAN, MONITOR and dumps.
+
+
+def idempotency_key(digest: str) -> str:
+    """String mapping a caller's idempotency key (scoped to number and purpose) to its ticket."""
+    return f"{KEY_PREFIX}idem:{digest}"
 
 
 def lease_key(ticket: str) -> str:
@@ -65,19 +76,20 @@ def lease_key(ticket: str) -> str:
     return f"{KEY_PREFIX}lease:{ticket}"
 
 
-def last_sent_key(phone: str) -> str:
-    """Ticket of the newest code sent to a number: the one a check verifies."""
-    return f"{KEY_PREFIX}last:{phone}"
+def last_sent_key(digest: str) -> str:
+    """Ticket of the newest code sent to a number, for the code's life: the one a check verifies."""
+    return f"{KEY_PREFIX}last:{digest}"
 
 
-def check_attempts_key(phone: str) -> str:
-    """Counter of wrong answers against a number's current code."""
-    return f"{KEY_PREFIX}checks:{phone}"
+def check_attempts_key(ticket: str) -> str:
+    """Answers checked against the code one send delivered: bound to that send, so a new code
+    starts afresh and nothing counted against one code can move another's count."""
+    return f"{KEY_PREFIX}checks:{ticket}"
 
 
-def limit_key(scope: str, subject: str) -> str:
-    """Sliding-window log of admitted sends for one scope (phone, ip, prefix…) and subject."""
-    return f"{KEY_PREFIX}limit:{scope}:{subject}"
+def limit_key(scope: str, digest: str) -> str:
+    """Sliding-window log of admitted sends or checks for one scope (phone, ip, check_ip…) and subject."""
+    return f"{KEY_PREFIX}limit:{scope}:{digest}"
 
 
 def limiter_key(name: str) -> str:

@@ -9,10 +9,11 @@
     │   ├── UnknownLane
     │   └── InvalidArgument
     ├── Refused                     refused by policy; ``rule`` and ``retry_after`` (seconds)
-    │   ├── RateLimited             an abuse limit on sends
+    │   ├── RateLimited             an abuse limit on sends or checks
     │   └── CheckLocked             too many wrong codes for the number's current code
     ├── ServiceUnavailable          our own infrastructure (Redis, broker) failed: retry later
     ├── ConfigurationError          an SMSQ_* setting is wrong: fix the configuration, do not retry
+    │   └── DecryptionFailed        a sealed value opens with none of the configured keys
     ├── TicketNotFound              no record for that ticket (never existed, or past its TTL)
     └── ProviderError               the SMS provider (Alibaba Dypnsapi) answered badly
         ├── ProviderTransient       worth retrying soon (throttling, 5xx, refused connection)
@@ -80,7 +81,7 @@ class Refused(SmsqError):
 
 
 class RateLimited(Refused):
-    """Raised when an abuse limit refuses a send; nothing was counted or queued."""
+    """Raised when an abuse limit refuses a send or a check; nothing was counted or queued."""
 
     reason = "rate_limited"
 
@@ -101,6 +102,12 @@ class ConfigurationError(SmsqError):
     """Raised when a setting is missing or malformed; the message names the variable, in one line."""
 
     reason = "configuration"
+
+
+class DecryptionFailed(ConfigurationError):
+    """Raised when a sealed phone number opens with none of ``SMSQ_ENCRYPTION_KEYS``."""
+
+    reason = "undecryptable"
 
 
 class TicketNotFound(SmsqError, LookupError):

@@ -1,16 +1,20 @@
-"""Abuse limits on sends: which rules apply to a send, built once from the settings.
+"""Abuse limits on sends and checks: which rules apply to a call, built once from the settings.
 
-Scopes: ``phone`` (per number), ``ip`` (per client IP), ``prefix`` (per 7-digit number block, the
-SMS-pumping signal), ``purpose`` (per purpose, e.g. login) and ``account`` (a daily budget for
-everything). Counting happens atomically with the send record in ``lua/enqueue.lua``.
+Send scopes: ``phone`` (per number), ``ip`` (per client IP bucket, :mod:`producers.ip`),
+``prefix`` (per 7-digit number block, the SMS-pumping signal), ``purpose`` (per purpose, e.g.
+login) and ``account`` (a daily budget for everything). Check scopes: ``check_ip`` (per client IP
+bucket) and ``check`` (everyone). Counting happens atomically with the send record
+(``lua/enqueue.lua``) or the check's reservation (``lua/check_begin.lua``). Every log's key name
+carries a keyed digest of its subject, never the number, prefix or IP itself.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from producers.constants import limit_key
+from producers.keyring import Keyring
 from producers.limits import Rate
 from producers.settings import Settings, get_settings
 from producers.store import LimitRule
@@ -20,41 +24,62 @@ PREFIX_DIGITS = 7
 
 @dataclass(frozen=True, slots=True)
 class Guard:
-    """The configured rules, per scope, and who bypasses them."""
+    """The configured rules, per scope, who bypasses them, and the keys that name their logs."""
 
     scopes: dict[str, tuple[Rate, ...]]
+    check_scopes: dict[str, tuple[Rate, ...]]
     monitor: frozenset[str]
     safe_numbers: frozenset[str]
+    keyring: Keyring
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Guard:
-        return cls(settings.limit_scopes(), settings.monitor_rules, settings.safe_numbers)
+        return cls(
+            settings.limit_scopes(),
+            settings.check_limit_scopes(),
+            settings.monitor_rules,
+            settings.safe_numbers,
+            Keyring.from_settings(settings),
+        )
 
-    def rules_for(self, phone: str, purpose: str, client_ip: str | None) -> tuple[LimitRule, ...]:
+    def rules_for(self, phone: str, purpose: str, ip_bucket: str | None) -> tuple[LimitRule, ...]:
         """The rules a send must pass; none for a number on the safe list."""
         if phone in self.safe_numbers:
             return ()
         subjects = {
             "phone": phone,
-            "ip": client_ip,
+            "ip": ip_bucket,
             "prefix": phone[:PREFIX_DIGITS],
             "purpose": purpose,
             "account": "all",
         }
+        return self._rules(self.scopes, subjects, monitored=True)
+
+    def check_rules_for(self, phone: str, ip_bucket: str | None) -> tuple[LimitRule, ...]:
+        """The rules a check must pass; none for a number on the safe list."""
+        if phone in self.safe_numbers:
+            return ()
+        return self._rules(self.check_scopes, {"check_ip": ip_bucket, "check": "all"}, monitored=False)
+
+    def _rules(
+        self, scopes: Mapping[str, tuple[Rate, ...]], subjects: Mapping[str, str | None], *, monitored: bool
+    ) -> tuple[LimitRule, ...]:
         rules: list[LimitRule] = []
-        for scope, rates in self.scopes.items():
+        for scope, rates in scopes.items():
             subject = subjects[scope]
             if subject is None:
                 continue
+            current, *older = self.keyring.limit_keys(scope, subject)
             for rate in rates:
                 name = f"{scope}:{rate}"
                 rules.append(
                     LimitRule(
                         name=name,
-                        key=limit_key(scope, subject),
+                        key=current,
                         limit=rate.limit,
                         window_s=rate.window_s,
-                        monitor=scope in self.monitor or name in self.monitor,
+                        monitor=monitored and (scope in self.monitor or name in self.monitor),
+                        older_keys=tuple(older),
                     )
                 )
         return tuple(rules)
@@ -62,5 +87,5 @@ class Guard:
 
 @functools.cache
 def get_guard() -> Guard:
-    """The process's guard, from its settings."""
+    """The process's guard, from its settings; raises ``ConfigurationError`` without data keys."""
     return Guard.from_settings(get_settings())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 
 from producers.connections import get_redis
 from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, UnknownLane
 from producers.guard import get_guard
+from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
@@ -16,8 +16,8 @@ from producers.records import SendState, Ticket
 from producers.settings import get_settings
 from producers.store import store_for
 
-_PURPOSE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+_PURPOSE = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
 def send_code(
@@ -33,35 +33,45 @@ def send_code(
     Raises :class:`~producers.errors.InvalidInput` for bad arguments and
     :class:`~producers.errors.RateLimited` (with ``rule`` and ``retry_after``) when an abuse limit
     refuses; in both cases nothing was recorded or queued. A repeated ``idempotency_key`` returns
-    the original ticket with ``duplicate=True``.
+    the original ticket with ``duplicate=True`` for as long as that send's code lives; the key is
+    scoped to ``phone`` and ``purpose`` (the same key with another number is another key).
+    ``client_ip`` counts against the per-IP limits (IPv6 per /64, see :mod:`producers.ip`).
+    Raises :class:`~producers.errors.ConfigurationError` without ``SMSQ_HASH_KEYS`` and
+    ``SMSQ_ENCRYPTION_KEYS``: the number is only ever written to Redis sealed.
     """
     settings = get_settings()
     number = normalize_phone(phone)
-    if not isinstance(purpose, str) or not _PURPOSE.match(purpose):
+    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
         raise InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
-    if lane not in settings.lanes:
-        raise UnknownLane(f"lane {lane!r} is not configured (SMSQ_LANES)")
-    if client_ip is not None:
-        try:
-            client_ip = str(ipaddress.ip_address(client_ip))
-        except ValueError as exc:
-            raise InvalidArgument("client_ip is not an IP address") from exc
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if not isinstance(lane, str) or lane not in settings.lanes:
+        shown = repr(lane[:40]) if isinstance(lane, str) else "given"
+        raise UnknownLane(f"lane {shown} is not configured (SMSQ_LANES)")
+    bucket = None if client_ip is None else ip_bucket(client_ip)
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key)
+    ):
         raise InvalidArgument("idempotency_key must be 1-128 printable ASCII characters")
 
     masked = mask_phone(number)
+    guard = get_guard()
+    keyring = guard.keyring
     store = store_for(get_redis())
-    rules = get_guard().rules_for(number, purpose, client_ip)
+    rules = guard.rules_for(number, purpose, bucket)
+    idempotency_keys = (
+        () if idempotency_key is None else keyring.idempotency_keys(number, purpose, idempotency_key)
+    )
     admission = store.admit(
         ticket=uuid.uuid4().hex,
-        phone=number,
+        sealed_phone=keyring.seal(number),
         masked=masked,
         purpose=purpose,
         lane=lane,
         rules=rules,
         useful_life_s=settings.send_deadline_s,
         record_ttl_s=settings.record_ttl_s,
-        idempotency_key=idempotency_key,
+        idempotency_keys=idempotency_keys,
+        # a retry of the same request finds its send for as long as that send's code can be used
+        idempotency_ttl_s=settings.code_ttl_s,
     )
     if admission.outcome == "limited":
         store.count("rejected", admission.rule)
@@ -69,8 +79,6 @@ def send_code(
         raise RateLimited(
             f"too many sends: rule {admission.rule}", rule=admission.rule, retry_after=admission.retry_after_s
         )
-    if admission.outcome == "conflict":
-        raise InvalidArgument("idempotency_key was already used for a send to another number")
     if admission.outcome == "duplicate":
         return Ticket(
             admission.ticket,
@@ -93,7 +101,7 @@ def send_code(
             expires_at=admission.created_at + settings.send_deadline_s,
         )
     except ServiceUnavailable:
-        store.unadmit(admission.ticket, "publish_failed", rules=rules, idempotency_key=idempotency_key)
+        store.unadmit(admission.ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys)
         raise
     log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
     return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)

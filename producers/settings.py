@@ -9,22 +9,34 @@ what is wrong and the expected form. Units are in the names (``_s`` seconds); se
 URLs that may carry a password) are :class:`pydantic.SecretStr`, masked in ``repr`` and never echoed
 in an error.
 
+Phone numbers never reach Redis in the clear: ``SMSQ_HASH_KEYS`` key the hashes that name Redis
+keys, ``SMSQ_ENCRYPTION_KEYS`` seal the number in a queued send (see :mod:`producers.keyring`).
+Their form is checked here; the parts that touch a number refuse to run without them.
+
 Alibaba credentials come from ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` when set (passed to the
 SDK explicitly), otherwise from the ``alibabacloud-credentials`` default chain (RAM role, profile…).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from redis import connection as redis_connection
 
-from producers.constants import DEFAULT_RECEIPT_WAIT_S, SEND_LIMIT_SCOPES, TASK_TIME_LIMIT_S
+from producers.constants import (
+    CHECK_LIMIT_SCOPES,
+    DEFAULT_RECEIPT_WAIT_S,
+    SEND_LIMIT_SCOPES,
+    TASK_TIME_LIMIT_S,
+)
 from producers.errors import ConfigurationError, InvalidInput
 from producers.limits import Rate, parse_rate, parse_rates
 from producers.phone import normalize_phone
@@ -38,6 +50,9 @@ DEFAULT_SCHEME_NAME = "默认方案"
 
 #: One task run may retry until the send's deadline; it must end well inside the task time limit.
 MAX_SEND_DEADLINE_S = TASK_TIME_LIMIT_S - 30
+
+#: The shortest hash key accepted: 32 characters (``openssl rand -hex 32`` gives 64).
+MIN_HASH_KEY_CHARS = 32
 
 _ENV_PREFIX = "SMSQ_"
 _LANE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -119,6 +134,82 @@ def _phones(value: object) -> object:
     return frozenset(normalised)
 
 
+def _redis_url(value: object) -> object:
+    expected = "expected redis://[:password@]host:port/db, rediss://… or unix:///path"
+    if isinstance(value, str):
+        try:
+            redis_connection.parse_url(value)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError):
+            # never the exception's text: it may quote the URL, and with it the password
+            raise ValueError(f"not a Redis URL ({expected})") from None
+    return value
+
+
+_BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp", "sentinel"})
+
+
+def _broker_url(value: object) -> object:
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        schemes = ", ".join(sorted(_BROKER_SCHEMES))
+        expected = f"expected a URL of scheme {schemes}, or empty for SMSQ_REDIS_URL"
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"not a broker URL ({expected})") from None
+        if parts.scheme not in _BROKER_SCHEMES or not (parts.hostname or port):
+            raise ValueError(f"not a broker URL ({expected})")
+        if parts.scheme in {"redis", "rediss"}:
+            _redis_url(value)
+    return value
+
+
+def _secret_list(value: object, *, what: str, check: Callable[[str], bool]) -> object:
+    """Comma-separated secrets (a list or tuple given in code) as SecretStr, current first.
+    Messages say which entry is wrong, never what it holds."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be {what}, comma separated")
+    keys: list[SecretStr] = []
+    for position, item in enumerate(value, start=1):
+        text = item.get_secret_value() if isinstance(item, SecretStr) else item
+        if not isinstance(text, str):
+            raise ValueError(f"entry {position} must be text ({what})")
+        text = text.strip()
+        if not text:
+            if len(value) == 1:
+                break  # an empty variable: none configured
+            raise ValueError(f"entry {position} is empty (a stray comma?)")
+        if not check(text):
+            raise ValueError(f"entry {position} is not {what}")
+        keys.append(SecretStr(text))
+    return tuple(keys)
+
+
+def _hash_keys(value: object) -> object:
+    return _secret_list(value, what=f"a key of at least {MIN_HASH_KEY_CHARS} characters", check=_long_enough)
+
+
+def _encryption_keys(value: object) -> object:
+    return _secret_list(value, what="a Fernet key (32 url-safe base64 bytes)", check=_is_fernet_key)
+
+
+def _long_enough(text: str) -> bool:
+    return len(text) >= MIN_HASH_KEY_CHARS and "," not in text
+
+
+def _is_fernet_key(text: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+        return False
+
+
 def _receipt_secret(value: object) -> object:
     expected = (
         f"expected at least {MIN_RECEIPT_SECRET_CHARS} of A-Z, a-z, 0-9, _ and -, e.g. `openssl rand -hex 32`"
@@ -150,6 +241,10 @@ Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
 Phones = Annotated[frozenset[str], NoDecode, BeforeValidator(_phones)]
 Lanes = Annotated[dict[str, Rate], NoDecode, BeforeValidator(_lanes)]
 TemplateParam = Annotated[str, BeforeValidator(_template_param)]
+RedisUrl = Annotated[SecretStr, BeforeValidator(_redis_url)]
+BrokerUrl = Annotated[SecretStr | None, BeforeValidator(_broker_url)]
+HashKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_hash_keys)]
+EncryptionKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_encryption_keys)]
 ReceiptSecret = Annotated[SecretStr | None, BeforeValidator(_receipt_secret)]
 
 
@@ -166,9 +261,16 @@ class Settings(BaseSettings):
     )
 
     # --- Redis: state store and, unless told otherwise, the Celery broker -------------------------
-    redis_url: SecretStr = SecretStr(DEFAULT_REDIS_URL)
+    redis_url: RedisUrl = SecretStr(DEFAULT_REDIS_URL)
     #: Defaults to redis_url; amqp:// also works (producers publish through Celery).
-    broker_url: SecretStr | None = None
+    broker_url: BrokerUrl = None
+
+    # --- personal data in Redis (producers.keyring): comma separated, the current key first ------
+    #: HMAC-SHA256 keys naming the Redis keys derived from a phone number or a client IP; older
+    #: keys after the first still find what they named during a rotation. 32+ characters each.
+    hash_keys: HashKeys = ()
+    #: Fernet keys sealing the phone number of a queued send; older keys after the first still open.
+    encryption_keys: EncryptionKeys = ()
 
     # --- Alibaba Dypnsapi ---------------------------------------------------------------------------
     aliyun_endpoint: str = DEFAULT_ENDPOINT
@@ -182,7 +284,8 @@ class Settings(BaseSettings):
     #: ``##code##`` is where Alibaba puts the code it generates; ``min`` is the validity in minutes.
     template_param: TemplateParam = '{"code":"##code##","min":"5"}'
     scheme_name: str = DEFAULT_SCHEME_NAME
-    code_length: int = Field(default=4, ge=4, le=8)
+    #: Digits of the code Alibaba generates: 6, as Twilio Verify's default and NIST SP 800-63B ask.
+    code_length: int = Field(default=6, ge=4, le=8)
     code_ttl_s: int = Field(default=300, ge=60, le=3600)  # Dypnsapi ValidTime
     provider_interval_s: int = Field(default=60, ge=10, le=3600)  # Dypnsapi Interval (resend gap)
 
@@ -209,7 +312,13 @@ class Settings(BaseSettings):
     monitor_rules: Names = frozenset()
     #: Numbers that bypass every abuse limit (test numbers), in any form phonenumbers reads.
     safe_numbers: Phones = frozenset()
+    #: Wrong answers one code accepts; then it is locked until it expires or a new code is sent.
     check_max_failures: int = Field(default=5, ge=1)
+    #: Checks per client IP (IPv6 per /64), whatever their answer; 5x the per-IP sends by default, so
+    #: every code an IP may ask for can take its full share of answers.
+    check_ip_limits: Rates = "100/hour;500/day"  # type: ignore[assignment]
+    #: Checks by everyone: a legitimate check follows a send, so the sends' account rate by default.
+    check_limits: Rates = "400/second"  # type: ignore[assignment]
 
     # --- lanes and the shared upstream rate ---------------------------------------------------------
     #: JSON object lane -> "N/period", e.g. {"default": "50/second", "login": "100/second"}.
@@ -274,6 +383,10 @@ class Settings(BaseSettings):
                 shown = ", ".join(f"{scope}:{item}" for item in configured[scope]) or "none configured"
                 raise ValueError(f"SMSQ_MONITOR_RULES: {rule[:60]!r} is not a configured rule ({shown})")
 
+    def check_limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
+        """The limits on checks, by scope (``constants.CHECK_LIMIT_SCOPES``)."""
+        return dict(zip(CHECK_LIMIT_SCOPES, (self.check_ip_limits, self.check_limits), strict=True))
+
     def limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
         """The abuse rules on sends, by scope (``account`` only with a daily budget)."""
         scopes = {
@@ -304,8 +417,18 @@ class Settings(BaseSettings):
 
 
 def redacted_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for banners and logs."""
-    return re.sub(r"(?<=://)([^:/@]*):[^@/]*@", r"\1:***@", url)
+    """``url`` for banners and logs: its user part (up to the last ``@``, whatever the password
+    holds) shown as ``user:***``, and any ``password=`` query value as ``***``. Never raises."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "<not a URL>"
+    head, question, query = rest.partition("?")
+    userinfo, at, host = head.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        head = f"{user}:***@{host}" if colon else f"***@{host}"
+    query = re.sub(r"(?i)((?:^|&)pass(?:word|wd)?=)[^&]*", r"\1***", query)
+    return f"{scheme}://{head}{question}{query}"
 
 
 # --- one settings object per process --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Send records, check counters and abuse-limit logs in Redis, each change one atomic script.
 
 The scripts live beside this module in ``lua/``; this class is the only code that knows the
-record's fields. Producers admit sends and count checks; workers claim and finish sends.
+record's fields. Producers admit sends and count checks; workers claim and finish sends. Key names
+derived from a number or an IP, and the sealed number, come from :mod:`producers.keyring`: this
+module never sees a number in the clear.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,19 +23,15 @@ from producers.receipts import MAX_DELIVERY_SERIES, ReceiptBatch, ReceiptOutcome
 from producers.records import SendState, SendStatus
 from producers.scripts import Scripts
 
-#: Placeholder for KEYS[2] of enqueue.lua when the caller gave no idempotency key.
-_NO_IDEMPOTENCY_KEY = constants.idempotency_key("-")
-
 
 class AdmissionOutcome(enum.StrEnum):
     """What :meth:`RecordStore.admit` did."""
 
     #: Recorded as ``queued``: publish it.
     OK = "ok"
-    #: The idempotency key matched an earlier send: its ticket is returned, nothing new recorded.
+    #: The idempotency key (for this number and purpose) matched an earlier send: its ticket is
+    #: returned, nothing new recorded.
     DUPLICATE = "duplicate"
-    #: The idempotency key belongs to a send to another number: nothing recorded.
-    CONFLICT = "conflict"
     #: An abuse limit refused the send: nothing recorded.
     LIMITED = "limited"
 
@@ -52,15 +51,47 @@ class ClaimOutcome(enum.StrEnum):
     MISSING = "missing"
 
 
+class CheckOutcome(enum.StrEnum):
+    """What :meth:`RecordStore.begin_check` decided."""
+
+    #: Reserved: ask the provider.
+    OK = "ok"
+    #: The number has no live code: the check fails without asking anyone.
+    NO_CODE = "nocode"
+    #: The live code had its share of wrong answers.
+    LOCKED = "locked"
+    #: A check limit refused: nothing counted.
+    LIMITED = "limited"
+
+
 @dataclass(frozen=True, slots=True)
 class LimitRule:
-    """One abuse rule applied to one subject: at most ``limit`` sends per ``window_s``."""
+    """One abuse rule applied to one subject: at most ``limit`` events per ``window_s``.
+
+    ``key`` is the log it counts in; ``older_keys`` name the same subject under older hash keys
+    (during a key rotation) and count too, but are never written."""
 
     name: str
     key: str
     limit: int
     window_s: int
     monitor: bool = False
+    older_keys: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every log the rule reads, the one it writes first."""
+        return (self.key, *self.older_keys)
+
+
+def _rule_keys_and_args(rules: tuple[LimitRule, ...]) -> tuple[list[str], list[Any]]:
+    """The KEYS and ARGV tail that ``read_rules`` (lua/prelude.lua) reads."""
+    keys: list[str] = []
+    args: list[Any] = [len(rules)]
+    for rule in rules:
+        keys += rule.keys
+        args += [rule.limit, rule.window_s * 1000, rule.name, "1" if rule.monitor else "0", len(rule.keys)]
+    return keys, args
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +111,29 @@ class Admission:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckReservation:
+    """The answer of :meth:`RecordStore.begin_check`."""
+
+    outcome: CheckOutcome
+    #: The send whose code is live (ok, locked).
+    ticket: str = ""
+    #: Answers counted against that code, this one included (ok).
+    used: int = 0
+    #: The rule that refused (limited).
+    rule: str = ""
+    #: Seconds until the rule admits one more (limited) or the locked code expires (locked).
+    retry_after_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The answer of :meth:`RecordStore.claim`: what the worker may do with a send."""
 
     outcome: ClaimOutcome
     #: the final state ("done"), or the reason ("expired")
     state: str = ""
-    phone: str = ""
+    #: The number, sealed (``producers.keyring.Keyring.unseal`` opens it).
+    sealed_phone: str = ""
     lane: str = ""
     created_at: float = 0.0
     deadline_at: float = 0.0
@@ -114,45 +161,43 @@ class RecordStore:
         self,
         *,
         ticket: str,
-        phone: str,
+        sealed_phone: str,
         masked: str,
         purpose: str,
         lane: str,
         rules: tuple[LimitRule, ...],
         useful_life_s: int,
         record_ttl_s: int,
-        idempotency_key: str | None = None,
+        idempotency_keys: tuple[str, ...] = (),
+        idempotency_ttl_s: int = 300,
         now_ms: int | None = None,
     ) -> Admission:
-        """Check every rule and write the record (``queued``), or change nothing."""
-        keys = [
-            constants.record_key(ticket),
-            constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
-            *(rule.key for rule in rules),
-        ]
+        """Check every rule and write the record (``queued``), or change nothing.
+
+        ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
+        the one to write first; it lives ``idempotency_ttl_s``."""
+        rule_keys, rule_args = _rule_keys_and_args(rules)
         args: list[Any] = [
             ticket,
             "" if now_ms is None else now_ms,
             record_ttl_s,
-            "1" if idempotency_key else "0",
+            len(idempotency_keys),
             useful_life_s,
-            phone,
+            sealed_phone,
             masked,
             purpose,
             lane,
             constants.record_key(""),
             constants.minute_stats_key(""),
             constants.RECORD_VERSION,
-            len(rules),
+            idempotency_ttl_s,
+            *rule_args,
         ]
-        for rule in rules:
-            args += [rule.limit, rule.window_s * 1000, rule.name, "1" if rule.monitor else "0"]
+        keys = [constants.record_key(ticket), *idempotency_keys, *rule_keys]
         reply = self._scripts.run("enqueue", keys, args)
         outcome = AdmissionOutcome(reply[0])
         if outcome is AdmissionOutcome.LIMITED:
             return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
-        if outcome is AdmissionOutcome.CONFLICT:
-            return Admission(outcome)
         if outcome is AdmissionOutcome.DUPLICATE:
             created = float(reply[3]) if reply[3] else 0.0
             return Admission(
@@ -167,16 +212,12 @@ class RecordStore:
         return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
 
     def unadmit(
-        self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_key: str | None
+        self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]
     ) -> None:
         """End a send that could not even be queued (the broker refused it) as ``failed``, and
         give back what its admission took: its place in every limit and its idempotency key."""
-        keys = [
-            constants.record_key(ticket),
-            constants.idempotency_key(idempotency_key) if idempotency_key else _NO_IDEMPOTENCY_KEY,
-            *(rule.key for rule in rules),
-        ]
-        self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_key else "0"])
+        keys = [constants.record_key(ticket), *idempotency_keys[:1], *(rule.key for rule in rules)]
+        self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_keys else "0"])
 
     def status(self, ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_WAIT_S) -> SendStatus:
         """The record as a status lookup shows it (a sent send without a receipt ``receipt_wait_s``
@@ -238,7 +279,7 @@ class RecordStore:
             return Claim(outcome, state=reply[1] if len(reply) > 1 else "")
         return Claim(
             outcome,
-            phone=reply[1],
+            sealed_phone=reply[1],
             lane=reply[2],
             created_at=float(reply[3]),
             deadline_at=float(reply[4]),
@@ -260,7 +301,7 @@ class RecordStore:
         ticket: str,
         state: SendState,
         *,
-        phone: str,
+        live_code_keys: tuple[str, ...],
         code_ttl_s: int,
         token: str = "",
         fields: dict[str, str] | None = None,
@@ -270,7 +311,9 @@ class RecordStore:
         when the record is gone).
 
         ``token`` is the lease of the run deciding; a run whose lease was lost cannot hand the
-        send back. An empty token is a decision made outside a run (an expired message)."""
+        send back. An empty token is a decision made outside a run (an expired message).
+        ``live_code_keys`` (``Keyring.live_code_keys`` of the number) are needed for ``sent``
+        only: that send's code becomes the number's live code."""
         args: list[Any] = [
             state.value,
             "" if now_ms is None else now_ms,
@@ -281,42 +324,68 @@ class RecordStore:
         ]
         for name, value in (fields or {}).items():
             args += [name, value]
-        keys = [
-            constants.record_key(ticket),
-            constants.lease_key(ticket),
-            constants.last_sent_key(phone),
-            constants.check_attempts_key(phone),
-        ]
+        if state is SendState.SENT and not live_code_keys:
+            raise ValueError("a sent code needs the number's live-code key names")
+        keys = [constants.record_key(ticket), constants.lease_key(ticket), *live_code_keys]
         result: str = self._scripts.run("finish", keys, args)
         return None if result == "missing" else SendState(result)
 
     # --- checks ---------------------------------------------------------------------------------
 
-    def begin_check(self, phone: str, *, max_failures: int, window_s: int) -> tuple[bool, int]:
-        """Reserve a provider check: ``(True, attempts used)`` or ``(False, ms until unlocked)``."""
+    def begin_check(
+        self,
+        *,
+        live_code_keys: tuple[str, ...],
+        rules: tuple[LimitRule, ...],
+        max_failures: int,
+        now_ms: int | None = None,
+    ) -> CheckReservation:
+        """Count a check against its limits and reserve an answer against the number's live code
+        (see lua/check_begin.lua), or change nothing when a limit refuses."""
+        rule_keys, rule_args = _rule_keys_and_args(rules)
         reply = self._scripts.run(
             "check_begin",
-            [constants.check_attempts_key(phone), constants.stats_key("checks")],
-            [max_failures, window_s * 1000],
-        )
-        return reply[0] == "ok", int(reply[1])
-
-    def refund_check(self, phone: str) -> None:
-        """Give back a reservation whose provider call got no answer (never below zero)."""
-        self._scripts.run("refund_check", [constants.check_attempts_key(phone)], [])
-
-    def check_passed(self, phone: str) -> str | None:
-        """Reset the number's wrong answers and mark its newest send verified; return that ticket."""
-        result: str | None = self._scripts.run(
-            "verified",
+            [constants.stats_key("checks"), *live_code_keys, *rule_keys],
             [
-                constants.check_attempts_key(phone),
-                constants.last_sent_key(phone),
-                constants.stats_key("checks"),
+                max_failures,
+                "" if now_ms is None else now_ms,
+                uuid.uuid4().hex,
+                constants.check_attempts_key(""),
+                len(live_code_keys),
+                *rule_args,
             ],
-            [constants.record_key(""), constants.minute_stats_key(""), ""],
         )
-        return result or None
+        outcome = CheckOutcome(reply[0])
+        if outcome is CheckOutcome.LIMITED:
+            return CheckReservation(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+        if outcome is CheckOutcome.LOCKED:
+            return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
+        if outcome is CheckOutcome.OK:
+            return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]))
+        return CheckReservation(outcome)
+
+    def refund_check(self, ticket: str) -> None:
+        """Give back a reservation against ``ticket``'s code whose call reached no verdict."""
+        self._scripts.run("refund_check", [constants.check_attempts_key(ticket)], [])
+
+    def check_passed(self, ticket: str, *, live_code_keys: tuple[str, ...]) -> str:
+        """``ticket``'s code passed: clear its counter, retire it as the live code, mark it verified."""
+        result: str = self._scripts.run(
+            "verified",
+            [constants.check_attempts_key(ticket), constants.stats_key("checks"), *live_code_keys],
+            [ticket, constants.record_key(""), constants.minute_stats_key(""), ""],
+        )
+        return result
+
+    def unlock(self, live_code_keys: tuple[str, ...]) -> tuple[str | None, int]:
+        """Lift the lockout of a number's live code (an operator's override, counted): returns its
+        ticket (None without a live code) and the answers that had counted against it."""
+        ticket, used = self._scripts.run(
+            "unlock",
+            [constants.stats_key("admin"), *live_code_keys],
+            [constants.check_attempts_key("")],
+        )
+        return ticket or None, int(used)
 
     def count(self, name: str, field: str, amount: int = 1) -> None:
         """Add to a global counter (exported by every worker host's /metrics). Best effort: a
@@ -326,15 +395,19 @@ class RecordStore:
 
 
 def check_results(raw: dict[str, str]) -> dict[str, int]:
-    """Check outcomes from the global counters: passed, failed, locked, error. The scripts count
-    ``asked`` (reached the provider), ``passed`` and ``locked``; a failed check is one asked that
-    neither passed nor errored, so the hot path needs no extra round trip to count it."""
-    counts = {name: int(raw.get(name, 0)) for name in ("asked", "passed", "locked", "error")}
+    """Check outcomes from the global counters: passed, failed, locked, error, no_code (no live
+    code: failed at no cost) and limited (a check limit refused). The scripts count ``asked``
+    (reached the provider), ``passed``, ``locked``, ``no_code`` and ``limited``; a failed check is
+    one asked that neither passed nor errored, so the hot path needs no extra round trip to count it."""
+    names = ("asked", "passed", "locked", "error", "no_code", "limited")
+    counts = {name: int(raw.get(name, 0)) for name in names}
     return {
         "passed": counts["passed"],
         "failed": max(0, counts["asked"] - counts["passed"] - counts["error"]),
         "locked": counts["locked"],
         "error": counts["error"],
+        "no_code": counts["no_code"],
+        "limited": counts["limited"],
     }
 
 

@@ -35,6 +35,9 @@ for _leak in (
 
 TEST_KEY_ID = "smsq-test-key"
 TEST_KEY_SECRET = "smsq-test-secret-0123456789"
+#: Fixed data keys (producers.keyring) of every test process: test-only, never used elsewhere.
+TEST_HASH_KEY = "smsq-test-hash-key-0123456789abcdef0123456789abcdef"
+TEST_ENCRYPTION_KEY = "c21zcS10ZXN0LWVuY3J5cHRpb24ta2V5LTAxMjM0NTY="  # base64 of 32 test bytes
 
 
 def _with_db(url: str, db: int) -> str:
@@ -131,6 +134,44 @@ def clear_process_caches() -> None:
     reset_caches()
 
 
+def fixed_keyring() -> Any:
+    """A :class:`producers.keyring.Keyring` of the fixed test keys (what ``smsq_environment`` sets)."""
+    from producers.keyring import Keyring
+
+    return Keyring([TEST_HASH_KEY.encode()], [TEST_ENCRYPTION_KEY.encode()])
+
+
+def limit_log_key(scope: str, subject: str) -> str:
+    """The Redis key of one limit log as the test keys name it: the subject (a number, prefix or IP
+    bucket) appears only as a keyed digest."""
+    key: str = fixed_keyring().limit_keys(scope, subject)[0]
+    return key
+
+
+def record_sent(client: redis.Redis, phone: str) -> str:
+    """Record a code as sent to ``phone`` (what a worker records once the provider accepted a send),
+    for tests whose provider answers sends with an error; returns the send's ticket."""
+    import uuid
+
+    from producers.keyring import get_keyring
+    from producers.records import SendState
+    from producers.store import RecordStore
+
+    keyring, store, ticket = get_keyring(), RecordStore(client), uuid.uuid4().hex
+    store.admit(
+        ticket=ticket,
+        sealed_phone=keyring.seal(phone),
+        masked="x",
+        purpose="login",
+        lane="parked",
+        rules=(),
+        useful_life_s=60,
+        record_ttl_s=600,
+    )
+    store.finish(ticket, SendState.SENT, live_code_keys=keyring.live_code_keys(phone), code_ttl_s=300)
+    return ticket
+
+
 def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str) -> dict[str, str]:
     """The variables a producer or worker needs to run against the test Redis and the emulator."""
     env = {
@@ -139,6 +180,8 @@ def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str)
         "SMSQ_ALIYUN_PROTOCOL": "http",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.key_id,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.key_secret,
+        "SMSQ_HASH_KEYS": TEST_HASH_KEY,
+        "SMSQ_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         "SMSQ_SEND_READ_TIMEOUT_S": "1",
         "SMSQ_CHECK_READ_TIMEOUT_S": "1",
         "SMSQ_SEND_DEADLINE_S": "10",

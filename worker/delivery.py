@@ -14,6 +14,9 @@ recorded as sent). Past the interval a retry could text a second, different code
 fails as ``ambiguous_unconfirmed`` instead. The time of the first ambiguous attempt is kept in the
 record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
 window. Every time compared with the record's is on the Redis server's clock.
+
+The record holds the number sealed (``producers.keyring``); a run opens it after the claim. A record
+that opens with none of the configured keys ends ``failed`` with reason ``undecryptable``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from producers import errors
 from producers.constants import RECORD_VERSION
+from producers.keyring import Keyring, get_keyring
 from producers.provider import SendReceipt
 from producers.records import SendState
 from producers.settings import Settings
@@ -133,6 +137,7 @@ class Delivery:
     settings: Settings
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    keyring: Keyring = field(default_factory=get_keyring)
 
     def deliver(self, ticket: str, *, token: str) -> Outcome:
         """Run one attempt at delivering ``ticket``; raise :class:`Requeue` to come back later.
@@ -148,6 +153,12 @@ class Delivery:
             # written by another release: its fields may mean something else, so do not guess
             state = run.finish(SendState.FAILED, {"reason": "schema"})
             return Outcome(RunResult.of(state), "schema", claim.lane)
+        try:
+            run.phone = self.keyring.unseal(claim.sealed_phone)
+        except errors.DecryptionFailed as exc:
+            # sealed under a key this worker does not have: it can never send it, so say why
+            state = run.finish(SendState.FAILED, {"reason": exc.reason})
+            return Outcome(RunResult.of(state), exc.reason, claim.lane)
         try:
             receipt = run.attempt()
         except TooLate:
@@ -183,7 +194,7 @@ class Delivery:
             self.store.finish(
                 ticket,
                 SendState.FAILED,
-                phone="",
+                live_code_keys=(),
                 code_ttl_s=self.settings.code_ttl_s,
                 token=token,
                 fields={"reason": reason},
@@ -227,6 +238,8 @@ class _Run:
     ticket: str
     token: str
     claim: Claim
+    #: The number, once opened from the record.
+    phone: str = ""
     ambiguous_since: float | None = None
     last_call_at: float | None = None
     confirmed_by: str = "provider_ok"
@@ -258,7 +271,7 @@ class _Run:
         return self.d.store.finish(
             self.ticket,
             state,
-            phone=self.claim.phone,
+            live_code_keys=self.d.keyring.live_code_keys(self.phone) if self.phone else (),
             code_ttl_s=self.d.settings.code_ttl_s,
             token=self.token,
             fields=fields,
@@ -285,7 +298,7 @@ class _Run:
                 raise AmbiguityUnresolved("an earlier attempt may have been delivered; not resending")
         started = self.last_call_at = self.now()
         try:
-            receipt = self.d.provider.send(self.claim.phone, out_id=self.ticket)
+            receipt = self.d.provider.send(self.phone, out_id=self.ticket)
         except errors.ProviderError as exc:
             metrics.provider_request("send", self.now() - started, exc)
             return self._after_error(exc, started)

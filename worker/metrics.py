@@ -28,6 +28,9 @@ from producers import constants, errors
 from producers.receipts import ReceiptOutcome, delivery_counts
 from producers.store import check_results
 
+#: What ``smsq admin`` counts in ``smsq:stats:admin`` (exported with a zero before the first one).
+ADMIN_ACTIONS = ("unlock",)
+
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _E2E_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -106,9 +109,9 @@ def in_progress(lane: str) -> Iterator[None]:
 
 
 class RedisCollector(Collector):
-    """Global figures read from Redis when scraped: queue depth per lane, check results, and
-    delivery receipts (by outcome, deliveries by result, carrier code and purpose, and the time
-    from send to delivery)."""
+    """Global figures read from Redis when scraped: queue depth per lane, check results, operators'
+    overrides (``smsq admin``), and delivery receipts (by outcome, deliveries by result, carrier code
+    and purpose, and the time from send to delivery)."""
 
     def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
         self._redis = client
@@ -117,21 +120,27 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         depth = GaugeMetricFamily("smsq_queue_depth", "Messages waiting in a lane's queue", labels=["lane"])
         checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
+        admin = CounterMetricFamily(
+            "smsq_admin_actions", "Operator overrides by smsq admin (global)", labels=["action"]
+        )
         try:
             pipe = self._redis.pipeline(transaction=False)
             for lane in self._lanes:
                 pipe.llen(constants.queue_for_lane(lane))
-            for name in ("checks", "receipts", "deliveries", "delivery_time"):
+            for name in ("checks", "admin", "receipts", "deliveries", "delivery_time"):
                 pipe.hgetall(constants.stats_key(name))
-            *lengths, check_counts, receipts, deliveries, delivery_time = pipe.execute()
+            *lengths, check_counts, admin_counts, receipts, deliveries, delivery_time = pipe.execute()
         except redis.RedisError:
             return
         for lane, length in zip(self._lanes, lengths, strict=True):
             depth.add_metric([lane], float(length))
         for result, count in check_results(check_counts).items():
             checks.add_metric([result], float(count))
+        for action in ADMIN_ACTIONS:
+            admin.add_metric([action], float(admin_counts.get(action, 0)))
         yield depth
         yield checks
+        yield admin
         yield from receipt_families(receipts, deliveries, delivery_time)
 
 

@@ -1,4 +1,4 @@
-"""Worker-side hooks: expired messages, the metrics server, the liveness heartbeat file."""
+"""Worker-side hooks: the data keys at start, expired messages, the metrics server, the heartbeat file."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ from celery import signals
 
 from producers.connections import get_redis
 from producers.constants import SEND_TASK_NAME
+from producers.errors import ConfigurationError
+from producers.keyring import get_keyring
 from producers.logs import log_event
 from producers.records import SendState
 from producers.settings import get_settings
 from producers.store import store_for
 from worker import metrics
+
+
+@signals.worker_init.connect
+def _require_data_keys(**_: Any) -> None:
+    """Refuse to start without the data keys: such a worker could open no send it takes.
+    (SystemExit, because Celery logs and ignores any Exception a signal handler raises.)"""
+    try:
+        get_keyring()
+    except ConfigurationError as exc:
+        raise SystemExit(f"smsq: configuration error: {exc}") from None
 
 
 @signals.task_revoked.connect
@@ -23,7 +35,7 @@ def _record_expired(sender: Any = None, request: Any = None, expired: bool = Fal
         return
     ticket = str(request.id)
     state = store_for(get_redis()).finish(
-        ticket, SendState.EXPIRED, phone="", code_ttl_s=1, fields={"reason": "deadline_passed"}
+        ticket, SendState.EXPIRED, live_code_keys=(), code_ttl_s=1, fields={"reason": "deadline_passed"}
     )
     log_event("send.expired", ticket=ticket, state=state)
 

@@ -12,6 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from producers.connections import get_redis
 from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME, TASK_VERSION
 from producers.errors import ServiceUnavailable
+from producers.keyring import get_keyring
 from producers.provider import get_provider
 from producers.settings import get_settings
 from producers.store import store_for
@@ -26,7 +27,11 @@ def _delivery() -> Delivery:
     settings = get_settings()
     client = get_redis()
     return Delivery(
-        store_for(client), get_provider(), UpstreamLimiter.from_settings(settings, client), settings
+        store_for(client),
+        get_provider(),
+        UpstreamLimiter.from_settings(settings, client),
+        settings,
+        keyring=get_keyring(),
     )
 
 

@@ -5,7 +5,7 @@ Against `make dev` (first run `eval "$(.venv/bin/smsq env)"` in this shell):
     .venv/bin/uvicorn --app-dir examples/fastapi_login app:app --port 8001
 
     POST /smsq/codes     {"phone": "13511112222"}                  → 202, the code is on its way
-    POST /login/verify   {"phone": "13511112222", "code": "1234"}  → {"passed": true, …}, logged in
+    POST /login/verify   {"phone": "13511112222", "code": "482193"}  → {"passed": true, …}, logged in
     GET  /me                                                      → {"logged_in": true}
 
 Behind a reverse proxy, give uvicorn its address (``--forwarded-allow-ips``): smsq's per-IP limits
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
 from producers import check_code
-from producers.integrations.fastapi import init_app
+from producers.integrations.fastapi import ClientIP, init_app
 
 app = FastAPI()
 app.add_middleware(SessionMiddleware, secret_key=os.environ.get("SECRET_KEY", "dev only: set SECRET_KEY"))
@@ -34,9 +34,9 @@ class Verify(BaseModel):
 # A plain `def`: check_code waits for the provider, so FastAPI runs it in its thread pool and the
 # event loop stays free (until smsq has an async API).
 @app.post("/login/verify")
-def verify(body: Verify, request: Request) -> dict[str, object]:
+def verify(body: Verify, request: Request, ip: ClientIP) -> dict[str, object]:
     """Log the user in when the code is right; the 6th wrong code answers 429 ``check_locked``."""
-    result = check_code(body.phone, body.code)
+    result = check_code(body.phone, body.code, client_ip=ip)
     if result.passed:
         request.session["phone"] = body.phone
     return {"passed": result.passed, "attempts_left": result.attempts_left}

@@ -8,7 +8,6 @@ a CORS preflight, which is why the ready-made routes need no CSRF token.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 
@@ -16,6 +15,7 @@ from producers import constants
 from producers.check import check_code
 from producers.errors import InvalidArgument, InvalidCode, InvalidInput, InvalidPhoneNumber, TicketNotFound
 from producers.http_answers import HttpAnswer
+from producers.ip import normalize_ip
 from producers.records import as_json
 from producers.send import send_code
 from producers.status import get_status
@@ -83,13 +83,9 @@ def optional(body: dict[str, object], name: str) -> str | None:
 
 
 def valid_ip(value: str | None) -> str | None:
-    """``value`` when it is an IP address, else None (a Unix socket, a test client's made-up name)."""
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
+    """``value`` as a canonical IP address (scope id dropped, an IPv4 address inside IPv6
+    unwrapped: :func:`producers.ip.normalize_ip`), else None (a Unix socket, a made-up name)."""
+    return normalize_ip(value) if value else None
 
 
 def forwarded_ip(remote_addr: str | None, forwarded_for: str | None, hops: int) -> str | None:
@@ -118,10 +114,12 @@ def send_answer(raw: bytes, content_type: str | None, client_ip: str | None) -> 
     return HttpAnswer(202, as_json(ticket))
 
 
-def check_answer(raw: bytes, content_type: str | None) -> HttpAnswer:
-    """``POST …/checks``: check the body's ``code`` for its ``phone``; 200 whether or not it passed."""
+def check_answer(raw: bytes, content_type: str | None, client_ip: str | None) -> HttpAnswer:
+    """``POST …/checks``: check the body's ``code`` for its ``phone``; 200 whether or not it passed.
+    ``client_ip`` counts against the per-IP check limits, as for sends."""
     body = json_object(raw, content_type, CHECK_FIELDS)
-    result = check_code(required(body, "phone", InvalidPhoneNumber), required(body, "code", InvalidCode))
+    phone = required(body, "phone", InvalidPhoneNumber)
+    result = check_code(phone, required(body, "code", InvalidCode), client_ip=client_ip)
     return HttpAnswer(200, as_json(result))
 
 

@@ -94,9 +94,9 @@ def send(request: Request, body: RawBody, ip: ClientIP) -> Response:
 
 
 @router.post("/checks")
-def check(request: Request, body: RawBody) -> Response:
+def check(request: Request, body: RawBody, ip: ClientIP) -> Response:
     """Check the body's code for its phone; 200 whether or not it passed."""
-    return _response(common.check_answer(body, request.headers.get("content-type")))
+    return _response(common.check_answer(body, request.headers.get("content-type"), ip))
 
 
 @router.get("/codes/{ticket}", name="smsq_status")

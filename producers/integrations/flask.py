@@ -66,7 +66,7 @@ def send() -> Response:
 @blueprint.post("/checks")
 def check() -> Response:
     """Check the body's code for its phone; 200 whether or not it passed."""
-    return _response(common.check_answer(_body(), request.content_type))
+    return _response(common.check_answer(_body(), request.content_type, client_ip()))
 
 
 @blueprint.get("/codes/<ticket>")

@@ -1,21 +1,53 @@
--- Reserve one provider check for a number's current code, unless it is locked.
+-- Admit a check: its limits (per client IP, for everyone) and a reservation against the number's
+-- live code, unless that code is locked, all in one round trip.
 --
--- KEYS[1] wrong-answer counter of the number, KEYS[2] global check counters (asked, locked)
--- Returns {"ok", attempts used including this one} or {"locked", ms until the window passes}.
--- The reservation is made before the provider is called, so under any concurrency at most
--- max_failures checks reach the provider; a pass deletes the counter, an unanswered call gives one back.
+-- KEYS[1] global check counters, KEYS[2..] the number's live-code key names (ARGV[5] of them: the
+-- current first), then each rule's sliding-window logs (see read_rules in the prelude)
+-- Returns one of
+--   {"limited", rule name, retry_after_ms}  a check limit refused: nothing counted
+--   {"nocode"}                 no live code: the check fails at no cost (no provider call); it
+--                              counts against the caller's limits, never against the number
+--   {"locked", ticket, ms}     the live code had max_failures answers; ms until it expires
+--   {"ok", ticket, used}       reserved: answers counted against this code, this one included
+-- The reservation is taken before the provider is called, so under any concurrency at most
+-- max_failures checks of one code reach the provider. It counts against the code (its send's
+-- ticket), not the number: a new code starts afresh, and a refund can never cross a send.
 
 local max_failures = tonumber(ARGV[1])
-local window_ms = tonumber(ARGV[2])    -- the lock lasts the code's life
+local now_ms = clock_ms(ARGV[2])
+local event_id = ARGV[3]                   -- this check's member in the limit logs
+local counter_prefix = ARGV[4]             -- + ticket = the code's answer counter
+local live_names = tonumber(ARGV[5])
+local rules = read_rules(6, 2 + live_names)
 
-local used = tonumber(redis.call("GET", KEYS[1]) or "0")
-if used >= max_failures then
-  local ttl = redis.call("PTTL", KEYS[1])
-  if ttl < 0 then ttl = window_ms end
-  redis.call("HINCRBY", KEYS[2], "locked", 1)
-  return {"locked", tostring(ttl)}
+local limited = full_rule(rules, now_ms)
+if limited then
+  redis.call("HINCRBY", KEYS[1], "limited", 1)
+  return {"limited", limited[1], limited[2]}
 end
-used = redis.call("INCR", KEYS[1])
-if used == 1 then redis.call("PEXPIRE", KEYS[1], window_ms) end
-redis.call("HINCRBY", KEYS[2], "asked", 1)
-return {"ok", tostring(used)}
+record_event(rules, now_ms, event_id)
+
+local ticket, code_left_ms
+for i = 1, live_names do
+  ticket = redis.call("GET", KEYS[1 + i])
+  if ticket then
+    code_left_ms = redis.call("PTTL", KEYS[1 + i])
+    break
+  end
+end
+if not ticket then
+  redis.call("HINCRBY", KEYS[1], "no_code", 1)
+  return {"nocode"}
+end
+if code_left_ms < 0 then code_left_ms = 1000 end
+
+local counter = counter_prefix .. ticket
+local used = tonumber(redis.call("GET", counter) or "0")
+if used >= max_failures then
+  redis.call("HINCRBY", KEYS[1], "locked", 1)
+  return {"locked", ticket, tostring(code_left_ms)}
+end
+used = redis.call("INCR", counter)
+redis.call("PEXPIRE", counter, code_left_ms)  -- the count lives as long as its code
+redis.call("HINCRBY", KEYS[1], "asked", 1)
+return {"ok", ticket, tostring(used)}

@@ -6,7 +6,7 @@
 --   {"done", state}                  already sent / verified / failed / expired: do nothing
 --   {"busy", lease ms left}          another run holds the lease: come back when it ends
 --   {"expired", reason}              the deadline passed; recorded as expired
---   {"claimed", phone, lane, created_at, deadline_at, attempts, ambiguous_since, now ms, version}
+--   {"claimed", sealed phone, lane, created_at, deadline_at, attempts, ambiguous_since, now ms, version}
 --     ambiguous_since is "" unless an earlier attempt may have reached the provider (a read
 --     timeout, or a worker that died while sending): the caller must not send a second code.
 --     now ms is the server clock, so the worker can compare its own clock with the record's times.
@@ -17,7 +17,7 @@ local now_ms = clock_ms(ARGV[3])
 local minute_prefix = ARGV[4]
 local now_s = seconds(now_ms)
 
-local rec = redis.call("HMGET", KEYS[1], "state", "phone", "lane", "created_at", "deadline_at",
+local rec = redis.call("HMGET", KEYS[1], "state", SEALED_PHONE, "lane", "created_at", "deadline_at",
                        "ambiguous_since", "last_attempt_at", "v")
 local state = rec[1]
 if not state then return {"missing"} end
@@ -38,6 +38,7 @@ if now_ms / 1000 > tonumber(rec[5]) then
   local reason = "deadline_passed"
   if ambiguous ~= "" then reason = "ambiguous_expired" end
   redis.call("HSET", KEYS[1], "state", "expired", "reason", reason, "updated_at", now_s)
+  redis.call("HDEL", KEYS[1], SEALED_PHONE)
   count_minute(minute_prefix, now_ms, "expired")
   return {"expired", reason}
 end

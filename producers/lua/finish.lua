@@ -1,8 +1,9 @@
 -- Record how a run ended. The first final state wins; a late duplicate cannot overwrite it.
 --
--- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] newest-sent-ticket key of the number,
--- KEYS[4] wrong-answer counter of the number
+-- KEYS[1] record hash, KEYS[2] lease key, KEYS[3] the number's live-code key (its current name),
+-- KEYS[4..] its names under older hash keys (a rotation), cleared when a new code is sent
 -- Returns the state the record holds afterwards, or "missing".
+-- A final state drops the sealed phone number from the record.
 
 local new_state = ARGV[1]      -- sent | failed | expired, or queued to hand the send back (to wait
                                -- for the rate limiter, or after Redis failed mid-run)
@@ -35,10 +36,11 @@ if new_state == "expired" and (state == "sending" or rec[2]) then
 end
 if new_state == "sent" then
   redis.call("HSET", KEYS[1], "sent_at", now_s)
+  -- the live code is now this send's: its own answer counter starts from zero
   redis.call("SET", KEYS[3], ticket, "EX", code_ttl_s)
-  -- a new code resets the count of wrong answers
-  redis.call("DEL", KEYS[4])
+  for i = 4, #KEYS do redis.call("DEL", KEYS[i]) end
 end
+if is_final(new_state) then redis.call("HDEL", KEYS[1], SEALED_PHONE) end
 redis.call("DEL", KEYS[2])
 if new_state ~= "queued" then count_minute(minute_prefix, now_ms, new_state) end
 return new_state

@@ -25,3 +25,73 @@ local function count_minute(prefix, now_ms, outcome)
   redis.call("HINCRBY", key, outcome, 1)
   redis.call("EXPIRE", key, MINUTE_STATS_TTL_S)
 end
+
+-- The record field holding the sealed phone number (producers.constants.SEALED_PHONE_FIELD): a
+-- record drops it as it becomes final, so no finished send keeps even the encrypted number.
+local SEALED_PHONE = "sealed_phone"
+
+-- Sliding-window limits (producers.guard): one log per rule subject, a ZSET of event ids scored by
+-- time in ms. A rule reads several logs (its subject named under each listed hash key, during a key
+-- rotation) and writes only the first.
+-- Rules are read from ARGV[at] on: the rule count, then 5 values per rule (limit, window ms, name,
+-- monitor "1"/"0", log count); their logs from KEYS[key_at] on, in rule order.
+local function read_rules(at, key_at)
+  local rules = {}
+  local a, k = at + 1, key_at
+  for i = 1, tonumber(ARGV[at]) do
+    local logs = {}
+    for j = 1, tonumber(ARGV[a + 4]) do logs[j] = KEYS[k + j - 1] end
+    rules[i] = {limit = tonumber(ARGV[a]), window = tonumber(ARGV[a + 1]), name = ARGV[a + 2],
+                monitor = ARGV[a + 3] == "1", logs = logs}
+    a, k = a + 5, k + #logs
+  end
+  return rules
+end
+
+-- The first enforced rule already full at now_ms, as {name, ms until it admits one more}, or nil;
+-- and the names of the full rules in monitor mode (they only report).
+local function full_rule(rules, now_ms)
+  local monitored = {}
+  for _, r in ipairs(rules) do
+    local since = "(" .. (now_ms - r.window)
+    local count = 0
+    for _, log in ipairs(r.logs) do count = count + redis.call("ZCOUNT", log, since, "+inf") end
+    if count >= r.limit then
+      if r.monitor then
+        table.insert(monitored, r.name)
+      else
+        -- the (count - limit + 1)-th oldest event in the window must leave it first
+        local oldest
+        if #r.logs == 1 then
+          oldest = tonumber(redis.call("ZRANGEBYSCORE", r.logs[1], since, "+inf",
+                                       "WITHSCORES", "LIMIT", count - r.limit, 1)[2])
+        else
+          local scores = {}
+          for _, log in ipairs(r.logs) do
+            local found = redis.call("ZRANGEBYSCORE", log, since, "+inf", "WITHSCORES")
+            for i = 2, #found, 2 do table.insert(scores, tonumber(found[i])) end
+          end
+          table.sort(scores)
+          oldest = scores[count - r.limit + 1]
+        end
+        return {r.name, tostring(oldest + r.window - now_ms)}, monitored
+      end
+    end
+  end
+  return nil, monitored
+end
+
+-- Count event `id` at now_ms in each rule's first log; a log is trimmed to, and expires after, the
+-- longest window any rule keeps in it.
+local function record_event(rules, now_ms, id)
+  local longest = {}
+  for _, r in ipairs(rules) do
+    local log = r.logs[1]
+    if not longest[log] or r.window > longest[log] then longest[log] = r.window end
+  end
+  for log, window in pairs(longest) do
+    redis.call("ZADD", log, now_ms, id)
+    redis.call("ZREMRANGEBYSCORE", log, "-inf", now_ms - window)
+    redis.call("PEXPIRE", log, window)
+  end
+end

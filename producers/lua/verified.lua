@@ -1,19 +1,21 @@
--- A check passed: clear the wrong-answer counter and mark the newest send to the number verified.
+-- A check passed: the code is used up. Clear its answer counter, forget it as the number's live
+-- code (unless a newer send replaced it), and mark its send verified.
 --
--- KEYS[1] wrong-answer counter, KEYS[2] newest-sent-ticket key of the number,
--- KEYS[3] global check counters (passed)
--- Returns the verified ticket, or false when smsq does not know which send it was.
+-- KEYS[1] the code's answer counter, KEYS[2] global check counters (passed),
+-- KEYS[3..] the number's live-code key names
+-- Returns the verified ticket.
 
-local record_prefix = ARGV[1]
-local minute_prefix = ARGV[2]
-local now_ms = clock_ms(ARGV[3])
+local ticket = ARGV[1]
+local record_prefix = ARGV[2]
+local minute_prefix = ARGV[3]
+local now_ms = clock_ms(ARGV[4])
 local now_s = seconds(now_ms)
 
 redis.call("DEL", KEYS[1])
-redis.call("HINCRBY", KEYS[3], "passed", 1)
-local ticket = redis.call("GET", KEYS[2])
-if not ticket then return false end
-redis.call("DEL", KEYS[2])  -- the provider used the code up
+redis.call("HINCRBY", KEYS[2], "passed", 1)
+for i = 3, #KEYS do
+  if redis.call("GET", KEYS[i]) == ticket then redis.call("DEL", KEYS[i]) end
+end
 local record = record_prefix .. ticket
 if redis.call("HGET", record, "state") == "sent" then
   redis.call("HSET", record, "state", "verified", "updated_at", now_s, "verified_at", now_s)

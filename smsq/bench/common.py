@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from producers.keyring import Keyring
 from producers.process import reset_caches
 from smsq.devstack.processes import Child, Stack, worker_arguments
 from smsq.emulator.remote import EmulatorRemote
@@ -38,6 +39,8 @@ OPEN_LIMITS = {
     "SMSQ_LANES": json.dumps({"default": "100000/second"}),
     "SMSQ_ACCOUNT_RATE": "100000/second",
     "SMSQ_CHECK_MAX_FAILURES": "1000000000",
+    "SMSQ_CHECK_IP_LIMITS": "",
+    "SMSQ_CHECK_LIMITS": "",
 }
 
 #: How long a worker may take to print "ready." on a busy 2-core machine.
@@ -107,7 +110,7 @@ def sdk_send_request(phone: str) -> Any:
         template_code="100001",
         template_param='{"code":"##code##","min":"5"}',
         scheme_name="默认方案",
-        code_length=4,
+        code_length=6,  # smsq's default (SMSQ_CODE_LENGTH)
         valid_time=300,
         interval=60,
         duplicate_policy=1,
@@ -140,6 +143,11 @@ class Bed:
             stack.emulator(port, KEY_ID, KEY_SECRET, ["--daily-limit", "0", *emulator_args])
         )
         self.emulator_pid = stack.children[-1].process.pid
+        # this bed's own data keys (producers.keyring), shared by its producers and workers
+        self.data_keys = {
+            "SMSQ_HASH_KEYS": Keyring.new_hash_key(),
+            "SMSQ_ENCRYPTION_KEYS": Keyring.new_encryption_key(),
+        }
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The variables a producer or worker needs for this bed."""
@@ -149,6 +157,7 @@ class Bed:
             "SMSQ_ALIYUN_PROTOCOL": "http",
             "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY_SECRET,
+            **self.data_keys,
             "SMSQ_METRICS_PORT": "0",
             "SMSQ_HEARTBEAT_FILE": str(self.stack.log_dir / "worker.heartbeat"),
             **OPEN_LIMITS,

@@ -16,6 +16,7 @@ from smsq.cli.exits import ExitCode
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS = {
+    "admin": "smsq.cli.admin_cmd:admin",
     "bench": "smsq.cli.bench_cmd:bench",
     "check": "smsq.cli.client_cmds:check",
     "demo": "smsq.cli.demo_cmd:demo",

@@ -84,11 +84,12 @@ def send(
 @click.command()
 @click.argument("phone")
 @click.argument("code")
+@click.option("--client-ip", help="The end user's IP, for per-IP check limits.")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON.")
-def check(phone: str, code: str, json_output: bool) -> None:
+def check(phone: str, code: str, client_ip: str | None, json_output: bool) -> None:
     """Check CODE for PHONE; exit 0 when it passed, 1 when it did not."""
     try:
-        result = check_code(phone, code)
+        result = check_code(phone, code, client_ip=client_ip)
     except SmsqError as exc:
         _fail(json_output, exc)
         return

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from producers.settings import redacted_url
 from smsq.devstack.local import LocalStack, start_core, start_worker
 from smsq.devstack.processes import running_stack
 
@@ -68,7 +69,7 @@ def _run(local: LocalStack, provider_latency_ms: int, say: Any) -> None:
         remote.set_faults(latency_ms=previous_latency)
         code = remote.messages(DEMO_NUMBER)[0]["code"]
         say("read the code from the emulator's outbox")
-        wrong = "0000" if code != "0000" else "1111"
+        wrong = "0" * len(code) if code != "0" * len(code) else "1" * len(code)
         result = check_code(DEMO_NUMBER, wrong)
         say(f"check_code(wrong code) -> passed={result.passed}, attempts left {result.attempts_left}")
         if result.passed:
@@ -98,7 +99,7 @@ def demo(provider_latency_ms: int) -> None:
 
     running = LocalStack.load_running()
     if running is not None and running.emulator_url:
-        say(f"reusing the running smsq dev stack ({running.redis_url})")
+        say(f"reusing the running smsq dev stack ({redacted_url(running.redis_url)})")
         _configure_this_process(running.env)
         _run(running, provider_latency_ms, say)
     else:

@@ -34,7 +34,7 @@ def _banner(local: LocalStack) -> str:
         "or from Python (with those settings in the environment):",
         "  from producers import send_code, check_code",
         "  ticket = send_code('+86 135-1111-2222', purpose='login', client_ip='127.0.0.1')",
-        "  check_code('13511112222', '1234')",
+        "  check_code('13511112222', '123456')",
     ]
     return "\n".join(lines)
 

@@ -109,6 +109,19 @@ def check_credentials(settings: Settings) -> Finding:
     return _ok(f"access key {key_id[:4]}**** from the environment")
 
 
+def check_data_keys(settings: Settings) -> Finding:
+    """The keys that keep phone numbers out of Redis are set (their form was checked at load)."""
+    from producers.keyring import Keyring  # noqa: PLC0415
+
+    try:
+        Keyring.from_settings(settings)
+    except errors.ConfigurationError as exc:
+        return _fail(str(exc))
+    hashes, seals = len(settings.hash_keys), len(settings.encryption_keys)
+    rotating = " (rotating: older keys still read)" if hashes > 1 or seals > 1 else ""
+    return _ok(f"{hashes} hash key(s), {seals} encryption key(s){rotating}")
+
+
 def check_provider(settings: Settings) -> Finding:
     """One real, harmless CheckSmsVerifyCode: the endpoint answers and accepts the key."""
     from producers.provider import DypnsapiProvider  # noqa: PLC0415 - the SDK loads only here
@@ -130,6 +143,7 @@ CHECKS: list[tuple[str, Callable[[Settings], Finding], tuple[str, ...]]] = [
     ("redis", check_redis, ()),
     ("broker", check_broker, ("redis",)),
     ("workers", check_workers, ("redis", "broker")),
+    ("data-keys", check_data_keys, ()),
     ("credentials", check_credentials, ()),
     ("provider", check_provider, ()),
 ]
@@ -141,7 +155,8 @@ def _line(status: str, name: str, detail: str) -> str:
 
 @click.command()
 def doctor() -> None:
-    """Check the configuration, Redis, the broker, the workers, the credentials and the provider."""
+    """Check the configuration, Redis, the broker, the workers, the data keys, the credentials and the
+    provider."""
     try:
         settings = get_settings()
     except errors.ConfigurationError as exc:

@@ -1,5 +1,13 @@
 """``smsq gateway``: the HTTP gateway (``smsq.gateway.app``) for backends not written in Python, and
-the receiver of Alibaba's delivery receipts (``smsq.gateway.receipts``), on the same port or its own."""
+the receiver of Alibaba's delivery receipts (``smsq.gateway.receipts``), on the same port or its own.
+
+Like ``smsq flower``, it refuses to listen beyond loopback without authentication: anyone who can
+reach an open gateway can send SMS on the account, lock codes and read statuses. So a non-loopback
+``--host`` needs ``SMSQ_GATEWAY_TOKEN``, and the data keys must be set (``producers.keyring``);
+either missing stops it with one line (exit 2) before it binds. (The receipt listener,
+``--receipt-port``, is meant to face the internet: it serves only the receipt route, guarded by
+its path secret.)
+"""
 
 from __future__ import annotations
 
@@ -11,9 +19,11 @@ from dataclasses import dataclass
 import click
 from aiohttp import web
 
+from producers.errors import ConfigurationError
+from producers.keyring import get_keyring
 from producers.logs import install_redaction
 from producers.settings import get_settings
-from smsq.gateway.app import GatewayConfig, create_app, create_receipt_app
+from smsq.gateway.app import GatewayConfig, create_app, create_receipt_app, quiet_protocol_errors
 from smsq.gateway.receipts import ReceiptConfig
 from smsq.net import is_loopback
 
@@ -47,13 +57,14 @@ def gateway(
     secret = settings.gateway_token
     token = None if secret is None else secret.get_secret_value()
     if token is not None and not token.strip():
-        raise click.UsageError("SMSQ_GATEWAY_TOKEN is set but empty; unset it or give a token")
+        raise ConfigurationError("SMSQ_GATEWAY_TOKEN is set but empty; unset it or give a token")
     if token is None and not is_loopback(host):
-        click.echo(
-            f"WARNING: the gateway listens on {host!r}, beyond loopback, without a token: anyone who can "
-            "reach it can send SMS on your account. Set SMSQ_GATEWAY_TOKEN or bind 127.0.0.1.",
-            err=True,
+        raise ConfigurationError(
+            f"SMSQ_GATEWAY_TOKEN: required to serve the gateway on {host or 'every interface'} "
+            "(beyond loopback anyone could send SMS on your account); set a long random token, "
+            "or bind 127.0.0.1"
         )
+    get_keyring()  # without the data keys no send or check could run: say so now, not per request
     path_secret = settings.receipt_path_secret
     receipts = None
     if path_secret is not None:
@@ -64,6 +75,7 @@ def gateway(
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_redaction()
+    quiet_protocol_errors()
     auth = "bearer token required" if token else "no token"
     # with --receipt-port the receipt route is served on that listener only, not on --port
     alone = receipts is not None and receipt_port is not None

@@ -16,6 +16,7 @@ import time
 import click
 
 from producers.constants import NO_CLOUD_PROBES, queue_for_lane
+from producers.keyring import get_keyring
 from producers.process import reset_caches
 from producers.settings import get_settings
 from smsq.devstack.processes import worker_arguments
@@ -58,6 +59,7 @@ def worker(
         fresh = beat.exists() and time.time() - beat.stat().st_mtime < max_age
         click.echo("alive" if fresh else "no recent heartbeat")
         sys.exit(0 if fresh else 1)
+    get_keyring()  # no data keys: a worker could open no send it takes, so it does not start
     for name, value in NO_CLOUD_PROBES.items():
         os.environ.setdefault(name, value)
     if metrics_port is not None:

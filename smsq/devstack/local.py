@@ -3,6 +3,8 @@
 Redis: the one at ``SMSQ_REDIS_URL`` when it answers, else an embedded ``redis-server``.
 Provider: real Alibaba when credentials are configured, else the emulator with a dev key that is
 generated once and kept, so a web app configured yesterday still works today.
+Data keys (``SMSQ_HASH_KEYS``, ``SMSQ_ENCRYPTION_KEYS``): the environment's when set, else a pair
+generated once and kept beside the dev key (owner-only), so records sealed yesterday still open.
 
 Everything a process needs to join the stack is written to ``dev.env`` in the dev home
 (``$SMSQ_DEV_HOME``, else ``$XDG_STATE_HOME/smsq``, else ``~/.local/state/smsq``), readable by
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from producers.constants import NO_CLOUD_PROBES
+from producers.keyring import Keyring
 from producers.settings import get_settings
 from smsq.devstack.processes import Stack, http_ok, redis_answers
 from smsq.net import port_or_free
@@ -76,6 +79,23 @@ def dev_key() -> tuple[str, str]:
     }
     _write_private(path, "# the dev stack's emulator key (not an Alibaba key)\n" + format_env(key))
     return key["ALIBABA_CLOUD_ACCESS_KEY_ID"], key["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+
+
+def dev_data_keys() -> dict[str, str]:
+    """``SMSQ_HASH_KEYS`` and ``SMSQ_ENCRYPTION_KEYS`` for this machine's dev stack: the
+    environment's when set, else generated on first use and kept (``dev-data-keys.env``, 0600)."""
+    settings = get_settings()
+    if settings.hash_keys and settings.encryption_keys:
+        return {
+            "SMSQ_HASH_KEYS": ",".join(key.get_secret_value() for key in settings.hash_keys),
+            "SMSQ_ENCRYPTION_KEYS": ",".join(key.get_secret_value() for key in settings.encryption_keys),
+        }
+    path = dev_home() / "dev-data-keys.env"
+    if path.exists():
+        return parse_env(path.read_text(encoding="utf-8"))
+    keys = {"SMSQ_HASH_KEYS": Keyring.new_hash_key(), "SMSQ_ENCRYPTION_KEYS": Keyring.new_encryption_key()}
+    _write_private(path, "# the dev stack's data keys (producers.keyring); dev only\n" + format_env(keys))
+    return keys
 
 
 def dev_receipt_secret() -> str:
@@ -138,7 +158,7 @@ def start_core(
 ) -> LocalStack:
     """Start Redis (unless one answers) and the emulator (unless Alibaba credentials are set)."""
     settings = get_settings()
-    local = LocalStack(env=dict(NO_CLOUD_PROBES))
+    local = LocalStack(env=dict(NO_CLOUD_PROBES) | dev_data_keys())
     if redis_answers(settings.redis_dsn):
         local.redis_url = settings.redis_dsn
     else:

@@ -3,7 +3,7 @@
 ::
 
     POST /v1/codes           {"phone", "purpose"?, "client_ip"?, "idempotency_key"?, "lane"?} → 202 ticket
-    POST /v1/checks          {"phone", "code"}                                              → 200 result
+    POST /v1/checks          {"phone", "code", "client_ip"?}                                → 200 result
     GET  /v1/codes/{ticket}  the send's status and delivery, phone masked                   → 200 status
     GET  /healthz            {"status": "ok"} while Redis answers PING, else 503
     GET  /openapi.json       this contract as an OpenAPI 3.1 document (smsq/gateway/openapi.json)
@@ -33,6 +33,7 @@ from typing import TypeVar
 
 import redis
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from producers import (
     InvalidArgument,
@@ -47,7 +48,6 @@ from producers import (
 from producers.connections import get_redis
 from producers.http_answers import HttpAnswer, error_answer
 from producers.integrations.common import (
-    CHECK_FIELDS,
     MAX_BODY_BYTES,
     TICKET_PATTERN,
     forwarded_ip,
@@ -195,6 +195,31 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
+class OneLineProtocolErrors(logging.Filter):
+    """A request aiohttp's parser refuses (an unknown method, a malformed header…) never reaches the
+    application: aiohttp answers its own plain-text 400 and logs the parser's traceback. That is the
+    client's garbage, not a failure of ours: log it as one INFO line, without the traceback and
+    without the client's bytes (they could forge log lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = (
+                "%s: unparseable request (%s)",
+                (record.getMessage(), type(error).__name__),
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    """Install :class:`OneLineProtocolErrors` on aiohttp's server logger (idempotent)."""
+    target = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, OneLineProtocolErrors) for f in target.filters):
+        target.addFilter(OneLineProtocolErrors())
+
+
 # --- request parsing -------------------------------------------------------------------------------
 
 
@@ -211,9 +236,10 @@ async def _json_object(request: web.Request, allowed: frozenset[str]) -> dict[st
 
 def _client_ip(request: web.Request) -> str | None:
     """The end user's IP when the body names none: with ``trust_forwarded``, the last
-    ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word);
-    otherwise none. The peer is a backend calling for many users, so counting sends against its
-    own address would make all of them share one per-IP budget."""
+    ``X-Forwarded-For`` hop (the one our own proxy appended; earlier hops are the client's word),
+    in canonical form (``producers.ip``); otherwise none. The peer is a backend calling for many
+    users, so counting sends and checks against its own address would make all of them share one
+    per-IP budget."""
     if not request.app[CONFIG].trust_forwarded:
         return None
     forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
@@ -228,6 +254,7 @@ async def _blocking(request: web.Request, call: Callable[[], T]) -> T:
 # --- handlers --------------------------------------------------------------------------------------
 
 _SEND_FIELDS = frozenset({"phone", "purpose", "client_ip", "idempotency_key", "lane"})
+_CHECK_FIELDS = frozenset({"phone", "code", "client_ip"})
 
 
 async def post_code(request: web.Request) -> web.Response:
@@ -253,10 +280,11 @@ async def post_code(request: web.Request) -> web.Response:
 
 async def post_check(request: web.Request) -> web.Response:
     """Check a code (``check_code``); 200 whether or not it passed."""
-    body = await _json_object(request, CHECK_FIELDS)
+    body = await _json_object(request, _CHECK_FIELDS)
     phone = required(body, "phone", InvalidPhoneNumber)
     code = required(body, "code", InvalidCode)
-    result = await _blocking(request, functools.partial(check_code, phone, code))
+    client_ip = optional(body, "client_ip") or _client_ip(request)
+    result = await _blocking(request, functools.partial(check_code, phone, code, client_ip=client_ip))
     return web.json_response(as_json(result))
 
 

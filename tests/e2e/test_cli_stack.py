@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 
 from smsq.devstack.local import parse_env
-from smsq.devstack.processes import http_ok, wait_until
+from smsq.devstack.processes import Stack, http_ok, redis_answers, redis_server_binary, wait_until
+from smsq.net import free_port
 
 
 def smsq(*args: str) -> list[str]:
@@ -134,3 +135,61 @@ def test_dev_runs_the_stack_until_interrupted_and_leaves_no_process_behind(
         timeout_s=20,
         what="the dev stack's processes to exit",
     )
+
+
+def test_the_redis_password_never_shows_on_screen_in_a_log_or_a_file_others_can_read(
+    processes: Stack, tmp_path: Path
+) -> None:
+    """Finding 6: `smsq demo` printed the Redis URL of a running stack with its password, and a
+    password containing "@" kept its tail in the banner."""
+    password = f"pw@{uuid.uuid4().hex}"
+    port = free_port()
+    processes.spawn(
+        "redis-with-password",
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--requirepass", password],
+    )  # fmt: skip
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), timeout_s=10, what="redis with a password")
+    home = tmp_path / "dev-home"
+    env = {**os.environ, "SMSQ_REDIS_URL": url, "PYTHONUNBUFFERED": "1", "SMSQ_DEV_HOME": str(home)}
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "SMSQ_HASH_KEYS", "SMSQ_ENCRYPTION_KEYS"):
+        env.pop(name, None)
+    dev = subprocess.Popen(
+        smsq("dev", "--concurrency", "2", "--no-flower"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert dev.stdout is not None
+        for line in dev.stdout:
+            lines.append(line)
+            if line.startswith("logs:"):
+                break
+        banner = "".join(lines)
+        assert f"redis://:***@127.0.0.1:{port}/0" in banner, banner
+        log_dir = Path(banner.split("logs:", 1)[1].strip())
+        demo = subprocess.run(
+            smsq("demo", "--provider-latency-ms", "0"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "reusing the running smsq dev stack (redis://:***@" in demo.stdout
+        for shown in (banner, demo.stdout + demo.stderr):
+            assert password not in shown and password.split("@")[1] not in shown
+        for log in log_dir.glob("*.log"):
+            assert password.split("@")[1] not in log.read_text(errors="replace"), log.name
+        # the files that hold it (and the dev stack's keys) are readable by their owner only
+        for name in ("dev.env", "dev.json", "dev-key.env", "dev-data-keys.env"):
+            assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+        assert "SMSQ_ENCRYPTION_KEYS" in (home / "dev.env").read_text()
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.wait(timeout=60)

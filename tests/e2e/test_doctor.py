@@ -31,7 +31,7 @@ def test_doctor_passes_every_check_on_a_running_stack(workers: Stack, worker_env
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split()[1] for line in lines]
-    assert names == ["configuration", "redis", "broker", "workers", "credentials", "provider"]
+    assert names == ["configuration", "redis", "broker", "workers", "data-keys", "credentials", "provider"]
     assert all(line.split()[0] in ("ok", "warn") for line in lines), result.stdout
     assert [line for line in lines if line.startswith("ok") and "provider" in line.split()[1]]
     assert worker_env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] not in result.stdout
@@ -55,3 +55,11 @@ def test_doctor_says_when_the_key_is_refused(worker_env: dict[str, str]) -> None
     provider = next(line for line in result.stdout.splitlines() if line.split()[1] == "provider")
     assert result.returncode == 1
     assert provider.startswith("FAIL") and "SignatureDoesNotMatch" in provider, result.stdout
+
+
+def test_doctor_says_when_the_data_keys_are_missing(worker_env: dict[str, str]) -> None:
+    env = {name: value for name, value in worker_env.items() if name != "SMSQ_HASH_KEYS"}
+    result = _doctor(env)
+    keys = next(line for line in result.stdout.splitlines() if line.split()[1] == "data-keys")
+    assert result.returncode == 1
+    assert keys.startswith("FAIL") and "SMSQ_HASH_KEYS is not set" in keys, result.stdout

@@ -1,4 +1,5 @@
-"""check_code locks a number's code after 5 wrong answers, exactly, under concurrency."""
+"""check_code locks a code after 5 wrong answers, exactly, under concurrency; a number without a live
+code never reaches the provider and can never be locked."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 import pytest
 import redis
 
-from producers import CheckLocked, SendState, check_code, send_code
+from producers import CheckLocked, CheckResult, SendState, check_code, send_code
 from producers.store import check_results
 from tests.conftest import EmulatorHandle
 from tests.e2e.helpers import wait_final
@@ -20,10 +21,12 @@ def fresh_number() -> str:
     return f"138{uuid.uuid4().int % 10**8:08d}"
 
 
+@pytest.mark.usefixtures("workers")
 def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_the_provider(
     smsq_env: dict[str, str], emulator: EmulatorHandle, redis_client: redis.Redis
 ) -> None:
     phone = fresh_number()
+    assert wait_final(send_code(phone).id).state is SendState.SENT
     env = {**os.environ, **smsq_env}
     storms = [
         subprocess.Popen(
@@ -40,11 +43,28 @@ def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_
     assert results.count("locked") == 195
     assert emulator.stats()["check_requests"] == 5
     counted = check_results(redis_client.hgetall("smsq:stats:checks"))
-    assert counted == {"passed": 0, "failed": 5, "locked": 195, "error": 0}
+    assert counted == {"passed": 0, "failed": 5, "locked": 195, "error": 0, "no_code": 0, "limited": 0}
 
 
 @pytest.mark.usefixtures("workers")
-def test_a_pass_resets_the_count_and_a_new_code_lifts_the_lock(
+def test_checking_a_number_that_has_no_live_code_never_asks_the_provider_nor_locks_it(
+    smsq_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """Finding 2b: an attacker checking a victim's number locked it for 300 s after 5 real calls."""
+    victim = fresh_number()
+    for _ in range(12):
+        result = check_code(victim, "00000000")
+        assert (result.passed, result.attempts_left) == (False, 0)
+    assert emulator.stats()["check_requests"] == 0
+    # the victim asks for a code and signs in: nothing the attacker did counts against it
+    assert wait_final(send_code(victim).id).state is SendState.SENT
+    code = emulator.messages(victim)[0]["code"]
+    assert check_code(victim, "00000000").attempts_left == 4
+    assert check_code(victim, code).passed
+
+
+@pytest.mark.usefixtures("workers")
+def test_a_new_code_lifts_the_lock_and_a_pass_uses_the_code_up(
     smsq_env: dict[str, str], emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     phone = fresh_number()
@@ -64,4 +84,7 @@ def test_a_pass_resets_the_count_and_a_new_code_lifts_the_lock(
     code = emulator.messages(phone)[0]["code"]
     assert check_code(phone, "00000000").attempts_left == 4
     assert check_code(phone, code).passed
-    assert check_code(phone, "00000000").attempts_left == 4
+    asked = emulator.stats()["check_requests"]
+    # the code is used up: until the next send there is nothing to check, and nothing is asked
+    assert check_code(phone, code) == CheckResult(False, 0)
+    assert emulator.stats()["check_requests"] == asked

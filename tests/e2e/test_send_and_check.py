@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from producers import SendState, check_code, get_status, send_code
+from producers.keyring import get_keyring
 from producers.publisher import producer_app, publish_send
 from producers.store import RecordStore
 from tests.conftest import EmulatorHandle
@@ -77,8 +78,8 @@ def test_a_task_payload_of_another_version_ends_its_send_with_reason_schema(
     ticket = uuid.uuid4().hex
     store = RecordStore(redis_client)
     store.admit(
-        ticket=ticket, phone=phone, masked="x", purpose="login", lane="default", rules=(),
-        useful_life_s=10, record_ttl_s=600,
+        ticket=ticket, sealed_phone=get_keyring().seal(phone), masked="x", purpose="login",
+        lane="default", rules=(), useful_life_s=10, record_ttl_s=600,
     )  # fmt: skip
     # what a later release's producer might publish: the worker must not guess at its arguments
     producer_app().send_task(
@@ -119,7 +120,7 @@ def test_a_send_whose_message_arrives_after_its_deadline_ends_expired(
     created_ms = int((time.time() - 20) * 1000)
     store.admit(
         ticket=ticket,
-        phone=fresh_number(),
+        sealed_phone=get_keyring().seal(fresh_number()),
         masked="137****0000",
         purpose="login",
         lane="default",

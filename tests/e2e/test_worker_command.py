@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,3 +48,25 @@ def test_smsq_worker_serves_sends_from_a_folder_holding_its_own_worker_and_produ
     assert status.state is SendState.SENT, log
     assert "folder" not in log
     assert len(emulator.messages(phone="13522229999")) == 1
+
+
+@pytest.mark.parametrize("command", [["smsq", "worker"], ["celery", "-A", "worker.app", "worker"]])
+def test_a_worker_without_the_data_keys_refuses_to_start_in_one_line(
+    redis_url: str, emulator: EmulatorHandle, command: list[str]
+) -> None:
+    """Finding 7: a worker that cannot open the records it takes must not take any."""
+    env = smsq_environment(redis_url, emulator)
+    del env["SMSQ_ENCRYPTION_KEYS"]
+    argv = [str(Path(sys.executable).parent / command[0]), *command[1:], "-Q", "smsq.nothing", "-c", "1"]
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("SMSQ_")}
+    result = subprocess.run(
+        argv, env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "SMSQ_ENCRYPTION_KEYS" in line]
+    assert lines == [
+        "smsq: configuration error: SMSQ_ENCRYPTION_KEYS is not set: smsq keeps phone numbers out of Redis "
+        "with it (generate one with `openssl rand -base64 32 | tr '+/' '-_'`; `smsq dev` writes its own to "
+        "dev.env)"
+    ], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

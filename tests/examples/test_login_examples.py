@@ -22,7 +22,7 @@ import redis
 
 from smsq.devstack.processes import Child, Stack, wait_until
 from smsq.net import free_port
-from tests.conftest import EmulatorHandle, smsq_environment
+from tests.conftest import EmulatorHandle, limit_log_key, smsq_environment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -89,8 +89,8 @@ class ExampleApp:
     def send(self, phone: str, headers: dict[str, str] | None = None) -> Reply:
         return self.call("POST", "/smsq/codes", {"phone": phone}, headers)
 
-    def verify(self, phone: str, code: str) -> Reply:
-        return self.call("POST", "/login/verify", {"phone": phone, "code": code})
+    def verify(self, phone: str, code: str, headers: dict[str, str] | None = None) -> Reply:
+        return self.call("POST", "/login/verify", {"phone": phone, "code": code}, headers)
 
 
 def answers(url: str) -> bool:
@@ -174,8 +174,10 @@ def test_a_bad_number_is_answered_400_with_the_reason(app: ExampleApp) -> None:
     assert "2025550100" not in json.dumps(reply.body)
 
 
-def test_the_sixth_wrong_code_is_answered_429_check_locked(app: ExampleApp) -> None:
+def test_the_sixth_wrong_code_is_answered_429_check_locked(app: ExampleApp, emulator: EmulatorHandle) -> None:
     phone = fresh_number()
+    assert app.send(phone).status == 202
+    wait_until(lambda: bool(emulator.messages(phone)), timeout_s=30, what="the code in the outbox")
     for left in (4, 3, 2, 1, 0):
         wrong = app.verify(phone, "00000000")
         assert (wrong.status, wrong.body) == (200, {"passed": False, "attempts_left": left})
@@ -190,4 +192,8 @@ def test_a_send_counts_against_the_client_ip_the_framework_sees(
     app: ExampleApp, redis_client: redis.Redis
 ) -> None:
     assert app.send(fresh_number(), headers={"X-Forwarded-For": "198.51.100.7"}).status == 202
-    assert redis_client.keys("smsq:limit:ip:*") == [f"smsq:limit:ip:{COUNTED_IP[app.framework]}"]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", COUNTED_IP[app.framework])]
+    app.verify(fresh_number(), "123456", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert redis_client.keys("smsq:limit:check_ip:*") == [
+        limit_log_key("check_ip", COUNTED_IP[app.framework])
+    ]

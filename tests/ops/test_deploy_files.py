@@ -226,3 +226,93 @@ def test_a_broken_openapi_document_is_reported(
     monkeypatch.setattr(checks, "OPENAPI_FILE", path)
     problems = checks.check_openapi().problems
     assert problems and any(says in problem for problem in problems), problems
+
+
+# --- secrets and network policies (finding 1) -----------------------------------------------------------
+
+
+def test_gateways_beyond_loopback_run_with_a_token_and_every_pod_is_guarded() -> None:
+    """Finding 1: compose and Kubernetes ran `smsq gateway --host 0.0.0.0` with no token and no
+    NetworkPolicy; any pod could send SMS on the account."""
+    _assert_passes(checks.check_secrets_and_network())
+    assert "check_secrets_and_network" in {check.__name__ for check in checks.CHECKS.values()}
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda env: env.pop("SMSQ_GATEWAY_TOKEN"),
+            "'gateway': SMSQ_GATEWAY_TOKEN must be a required variable",
+        ),
+        (lambda env: env.update(SMSQ_GATEWAY_TOKEN="changeme"), "SMSQ_GATEWAY_TOKEN must be a required"),
+        (lambda env: env.update(SMSQ_GATEWAY_TOKEN="${TOKEN:-}"), "SMSQ_GATEWAY_TOKEN must be a required"),
+        (lambda env: env.pop("SMSQ_HASH_KEYS"), "'gateway': SMSQ_HASH_KEYS must be a required variable"),
+    ],
+)
+def test_a_compose_gateway_without_a_required_token_or_keys_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: object, expected: str
+) -> None:
+    _compose_copy(tmp_path, monkeypatch, lambda c: edit(c["services"]["gateway"]["environment"]))  # type: ignore[operator]
+    problems = "\n".join(checks.check_secrets_and_network().problems)
+    assert expected in problems
+
+
+def test_a_compose_gateway_on_loopback_needs_no_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(compose: dict) -> None:
+        gateway = compose["services"]["gateway"]
+        gateway["command"] = ["smsq", "gateway", "--host", "127.0.0.1", "--port", "8000"]
+        del gateway["environment"]["SMSQ_GATEWAY_TOKEN"]
+
+    _compose_copy(tmp_path, monkeypatch, edit)
+    _assert_passes(checks.check_secrets_and_network())
+
+
+def _k8s_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, edit: object) -> None:
+    folder = tmp_path / "k8s"
+    folder.mkdir()
+    for source in checks.K8S_DIR.glob("*.yaml"):
+        documents = list(yaml.safe_load_all(source.read_text(encoding="utf-8")))
+        if source.name == name:
+            documents = [edit(document) for document in documents]  # type: ignore[operator]
+        text = yaml.safe_dump_all([d for d in documents if d is not None], allow_unicode=True)
+        (folder / source.name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(checks, "K8S_DIR", folder)
+    monkeypatch.setattr(checks, "SECRET_EXAMPLE", folder / "secret.example.yaml")
+
+
+def _without_env(variable: str) -> object:
+    def edit(document: dict) -> dict:
+        if document["kind"] == "Deployment":
+            container = document["spec"]["template"]["spec"]["containers"][0]
+            container["env"] = [item for item in container["env"] if item["name"] != variable]
+        return document
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"),
+    [
+        ("gateway.yaml", _without_env("SMSQ_GATEWAY_TOKEN"), "SMSQ_GATEWAY_TOKEN must come from the Secret"),
+        ("worker-login.yaml", _without_env("SMSQ_ENCRYPTION_KEYS"), "SMSQ_ENCRYPTION_KEYS must come from"),
+        (
+            "networkpolicy.yaml",
+            lambda d: None if d["metadata"]["name"] == "smsq-gateway" else d,
+            "Deployment/smsq-gateway: no NetworkPolicy limits who may connect",
+        ),
+        (
+            "secret.example.yaml",
+            lambda d: {**d, "stringData": {k: v for k, v in d["stringData"].items() if k != "gateway-token"}},
+            "secret key 'gateway-token' is not in",
+        ),
+    ],
+)
+def test_a_kubernetes_gateway_or_worker_missing_a_secret_or_a_policy_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, edit: object, expected: str
+) -> None:
+    _k8s_copy(tmp_path, monkeypatch, name, edit)
+    problems = "\n".join(checks.check_secrets_and_network().problems)
+    assert expected in problems, problems

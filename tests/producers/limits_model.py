@@ -1,7 +1,9 @@
 """A plain-Python model of the abuse-limit script (``producers/lua/enqueue.lua``).
 
-A rule admits a send when fewer than ``limit`` earlier admissions lie in ``(now - window, now]``;
-a refusal says when the oldest admission that must leave the window leaves it.
+A rule admits a send when fewer than ``limit`` earlier admissions lie in ``(now - window, now]``,
+counted over every log it reads (its own and, during a key rotation, its subject's older logs);
+a refusal says when the oldest admission that must leave the window leaves it. Only the rule's own
+log is written.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class LimitsModel:
         monitored: list[str] = []
         for rule in rules:
             window = rule.window_s * 1000
-            inside = sorted(t for t in self.logs.get(rule.key, []) if t > now_ms - window)
+            inside = sorted(t for key in rule.keys for t in self.logs.get(key, []) if t > now_ms - window)
             if len(inside) >= rule.limit:
                 if rule.monitor:
                     monitored.append(rule.name)

@@ -17,6 +17,7 @@ from producers import constants
 from producers.receipts import Receipt, ReceiptBatch
 from producers.records import Delivery, SendState
 from producers.store import ClaimOutcome, RecordStore
+from tests.conftest import fixed_keyring
 
 T0_MS = 1_800_000_000_000
 PHONE = "13511112222"
@@ -32,7 +33,7 @@ def admitted(store: RecordStore, *, purpose: str = "login", now_ms: int = T0_MS)
     ticket = uuid.uuid4().hex
     store.admit(
         ticket=ticket,
-        phone=PHONE,
+        sealed_phone=fixed_keyring().seal(PHONE),
         masked="135****2222",
         purpose=purpose,
         lane="default",
@@ -54,9 +55,16 @@ def in_state(store: RecordStore, state: SendState, *, purpose: str = "login") ->
     if state is SendState.SENDING:
         return ticket
     final = SendState.SENT if state is SendState.VERIFIED else state
-    store.finish(ticket, final, phone=PHONE, code_ttl_s=300, token="run", now_ms=T0_MS + 200)
+    store.finish(
+        ticket,
+        final,
+        live_code_keys=fixed_keyring().live_code_keys(PHONE),
+        code_ttl_s=300,
+        token="run",
+        now_ms=T0_MS + 200,
+    )
     if state is SendState.VERIFIED:
-        assert store.check_passed(PHONE) == ticket
+        assert store.check_passed(ticket, live_code_keys=fixed_keyring().live_code_keys(PHONE)) == ticket
     return ticket
 
 
@@ -121,7 +129,14 @@ def test_a_receipt_that_arrives_before_sent_waits_unseen_and_shows_once_the_send
     assert apply(store, delivered(ticket)) == ["new"]
     sending = store.status(ticket)
     assert sending.state is SendState.SENDING and sending.delivery is None and sending.carrier_code is None
-    store.finish(ticket, SendState.SENT, phone=PHONE, code_ttl_s=300, token="run", now_ms=T0_MS + 200)
+    store.finish(
+        ticket,
+        SendState.SENT,
+        live_code_keys=fixed_keyring().live_code_keys(PHONE),
+        code_ttl_s=300,
+        token="run",
+        now_ms=T0_MS + 200,
+    )
     assert store.status(ticket).delivery is Delivery.DELIVERED
 
 

@@ -19,7 +19,7 @@ from producers import (
     send_code,
 )
 from smsq.net import free_port
-from tests.conftest import clear_process_caches
+from tests.conftest import clear_process_caches, limit_log_key
 
 
 def _queued_messages(client: redis.Redis, queue: str = "smsq.default") -> list[dict]:
@@ -109,7 +109,7 @@ def test_a_refused_send_counts_nothing_so_other_rules_are_unaffected(producer: r
     with pytest.raises(RateLimited):
         send_code("13511112226", lane="parked", client_ip="10.0.0.1")
     # the refused attempt did not count against the IP
-    assert producer.zcard("smsq:limit:ip:10.0.0.1") == 1
+    assert producer.zcard(limit_log_key("ip", "10.0.0.1")) == 1
 
 
 def test_a_rule_in_monitor_mode_logs_and_counts_but_lets_the_send_through(
@@ -140,11 +140,33 @@ def test_numbers_on_the_safe_list_bypass_the_limits(
     assert producer.llen("smsq.parked") == 3
 
 
-def test_an_idempotency_key_reused_for_another_number_is_refused(producer: redis.Redis) -> None:
-    send_code("13511112230", lane="parked", idempotency_key="signup-7")
-    with pytest.raises(InvalidArgument):
-        send_code("13511112231", lane="parked", idempotency_key="signup-7")
-    assert producer.llen("smsq.parked") == 1
+def test_an_idempotency_key_reused_for_another_number_is_simply_another_key(producer: redis.Redis) -> None:
+    """Finding 5: a key is scoped to its number, so it is no oracle for another number's send."""
+    first = send_code("13511112230", lane="parked", idempotency_key="signup-7")
+    other = send_code("13511112231", lane="parked", idempotency_key="signup-7")
+    assert other.id != first.id and not other.duplicate and other.masked_phone == "135****2231"
+    assert producer.llen("smsq.parked") == 2
+
+
+def test_an_idempotency_key_reused_for_another_purpose_never_returns_that_send(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5: the same key for another purpose answered the login send; now it is another key."""
+    monkeypatch.setenv("SMSQ_SAFE_NUMBERS", "13511112238")  # two sends to one number in a minute
+    clear_process_caches()
+    login = send_code("13511112238", lane="parked", purpose="login", idempotency_key="k-9")
+    reset = send_code("13511112238", lane="parked", purpose="reset", idempotency_key="k-9")
+    assert reset.id != login.id and not reset.duplicate and reset.purpose == "reset"
+
+
+def test_an_idempotency_key_lives_about_as_long_as_its_code_and_names_neither_key_nor_number(
+    producer: redis.Redis,
+) -> None:
+    """Finding 5: a day-long global key outlived every send it could dedupe."""
+    send_code("13511112239", lane="parked", idempotency_key="order-77")
+    [key] = list(producer.scan_iter("smsq:idem:*"))
+    assert "order-77" not in key and "13511112239" not in key and "1351111" not in key
+    assert 0 < producer.ttl(key) <= 300  # SMSQ_CODE_TTL_S
 
 
 def test_a_send_the_broker_refuses_fails_and_gives_back_its_limits_and_key(
@@ -156,5 +178,37 @@ def test_a_send_the_broker_refuses_fails_and_gives_back_its_limits_and_key(
         send_code("13511112232", lane="parked", idempotency_key="k-1")
     [record] = [producer.hgetall(key) for key in producer.scan_iter("smsq:send:*")]
     assert (record["state"], record["reason"]) == ("failed", "publish_failed")
-    assert producer.zcard("smsq:limit:phone:13511112232") == 0
-    assert not producer.exists("smsq:idem:k-1")
+    assert producer.zcard(limit_log_key("phone", "13511112232")) == 0
+    assert list(producer.scan_iter("smsq:idem:*")) == []
+    assert "sealed_phone" not in record  # a failed send keeps not even the sealed number
+
+
+@pytest.fixture
+def two_per_hour(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis
+) -> None:
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "50/second", "parked": "1/second"}')
+    monkeypatch.setenv("SMSQ_IP_LIMITS", "2/hour")
+    clear_process_caches()
+    redis_client.delete("smsq.parked")
+
+
+@pytest.mark.usefixtures("two_per_hour")
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::ffff:4"],
+        ["203.0.113.7", "::ffff:203.0.113.7", "::ffff:cb00:7107", "2002:cb00:7107::9"],
+        ["fe80::1%x", "fe80::1%y", "fe80::2%eth0", "fe80::3"],
+    ],
+)
+def test_one_person_cannot_multiply_their_send_budget_by_changing_address(addresses: list[str]) -> None:
+    """Finding 4: each of these got its own budget, so 6 of 6 sends passed under 2/hour."""
+    accepted = 0
+    for n, address in enumerate(addresses):
+        try:
+            send_code(f"1351111{n:04d}", lane="parked", client_ip=address)
+            accepted += 1
+        except RateLimited as refused:
+            assert refused.rule == "ip:2/hour"
+    assert accepted == 2

@@ -144,3 +144,55 @@ def test_commands_exit_2_with_one_line_before_starting_anything(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("smsq: configuration error: ") and variable in lines[0] and problem in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_default_code_has_six_digits_and_four_to_eight_are_allowed(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    """Finding 3a: four digits by default made a targeted number 0.5 % guessable a day."""
+    assert get_settings().code_length == 6
+    assert configure(code_length=4).code_length == 4
+    assert configure(code_length=8).code_length == 8
+    for bad in (3, 9):
+        with pytest.raises(ConfigurationError, match="SMSQ_CODE_LENGTH"):
+            configure(code_length=bad)
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("redis://:p@ss-word-with-at@10.0.0.1:6379/0", "ss-word-with-at"),
+        ("redis://ops:p@ss/w0rd@10.0.0.1:6379/0", "w0rd"),
+        ("redis://only-a-secret@10.0.0.1:6379/0", "only-a-secret"),
+        ("rediss://10.0.0.1:6379/0?password=qu3ry-secret&ssl_cert_reqs=none", "qu3ry-secret"),
+        ("redis://:pw[@10.0.0.1/0", "pw["),
+    ],
+)
+def test_a_redacted_url_shows_no_part_of_any_password(url: str, secret: str) -> None:
+    """Finding 6: a password containing "@" left its tail in the banner."""
+    shown = redacted_url(url)
+    assert secret not in shown
+    assert "10.0.0.1" in shown or "does not parse" in shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SMSQ_REDIS_URL", "redis://:hunter2-password@10.0.0.1:notaport/0"),
+        ("SMSQ_REDIS_URL", "http://:hunter2-password@10.0.0.1/0"),
+        ("SMSQ_REDIS_URL", "redis://:hunter2-password@[10.0.0.1/0"),
+        ("SMSQ_BROKER_URL", "amqp://ops:hunter2-password@10.0.0.1:notaport//"),
+        ("SMSQ_BROKER_URL", "kafka://ops:hunter2-password@10.0.0.1"),
+    ],
+)
+def test_a_malformed_store_or_broker_url_is_refused_at_load_without_quoting_it(
+    environment: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Finding 6: such a URL was accepted, and the first send failed later with an untyped error
+    from the Redis client (whose text may quote the URL)."""
+    environment.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    shown = f"{raised.value!s} {raised.value!r} {raised.value.__cause__!r} {raised.value.__context__!r}"
+    assert variable in str(raised.value)
+    assert "hunter2" not in shown

@@ -4,6 +4,9 @@ API, errors as JSON with the right status, an optional bearer token, and never a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -12,7 +15,7 @@ import redis
 
 from smsq.devstack.processes import Stack, wait_until
 from smsq.net import free_port
-from tests.conftest import EmulatorHandle
+from tests.conftest import EmulatorHandle, limit_log_key
 from tests.smsq.gateway_client import Gateway, StartGateway, fresh_number, wait_final_over_http
 
 # --- sends ------------------------------------------------------------------------------------------
@@ -92,8 +95,8 @@ def test_a_send_without_client_ip_is_not_counted_against_the_calling_backends_ad
 ) -> None:
     assert gateway.send(fresh_number()).status == 202
     assert gateway.send(fresh_number(), client_ip="203.0.113.7").status == 202
-    assert not redis_client.exists("smsq:limit:ip:127.0.0.1")
-    assert redis_client.exists("smsq:limit:ip:203.0.113.7")
+    assert not redis_client.exists(limit_log_key("ip", "127.0.0.1"))
+    assert redis_client.exists(limit_log_key("ip", "203.0.113.7"))
 
 
 def test_x_forwarded_for_counts_only_when_the_gateway_trusts_it(
@@ -102,11 +105,27 @@ def test_x_forwarded_for_counts_only_when_the_gateway_trusts_it(
     forwarded = {"X-Forwarded-For": "198.51.100.1, 198.51.100.2"}
     plain = start_gateway()
     assert plain.call("POST", "/v1/codes", {"phone": fresh_number()}, headers=forwarded).status == 202
-    assert not redis_client.keys("smsq:limit:ip:198.51.100.*")
+    assert not redis_client.keys("smsq:limit:ip:*")
 
     trusting = start_gateway("--trust-forwarded")
     assert trusting.call("POST", "/v1/codes", {"phone": fresh_number()}, headers=forwarded).status == 202
-    assert redis_client.keys("smsq:limit:ip:198.51.100.*") == ["smsq:limit:ip:198.51.100.2"]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", "198.51.100.2")]
+
+
+def test_a_forwarded_ipv6_client_counts_per_64_in_sends_and_checks(
+    smsq_env: dict[str, str], start_gateway: StartGateway, redis_client: redis.Redis
+) -> None:
+    """Finding 4: the gateway's forwarded-header parsing buckets like the library does."""
+    trusting = start_gateway("--trust-forwarded", SMSQ_IP_LIMITS="2/hour", SMSQ_CHECK_IP_LIMITS="2/hour")
+    calls = [("/v1/codes", {"phone": fresh_number()}) for _ in range(3)]
+    calls += [("/v1/checks", {"phone": fresh_number(), "code": "123456"}) for _ in range(3)]
+    statuses = [
+        trusting.call("POST", path, body, headers={"X-Forwarded-For": f"2001:db8:0:7::{n + 1}%eth0"}).status
+        for n, (path, body) in enumerate(calls)
+    ]
+    assert statuses == [202, 202, 429, 200, 200, 429]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", "2001:db8:0:7::/64")]
+    assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "2001:db8:0:7::/64")]
 
 
 # --- bad requests -------------------------------------------------------------------------------------
@@ -256,18 +275,11 @@ def test_the_access_log_has_one_line_per_request_and_never_a_phone_or_code(gatew
 
 
 @pytest.mark.parametrize(
-    ("host", "token", "warned"),
-    [
-        ("127.0.0.1", None, False),
-        ("localhost", None, False),
-        ("::1", None, False),
-        ("0.0.0.0", None, True),
-        ("gateway.internal", None, True),
-        ("0.0.0.0", "s3cret-token", False),
-    ],
+    ("host", "token"),
+    [("127.0.0.1", None), ("localhost", None), ("::1", None), ("0.0.0.0", "s3cret-token")],
 )
-def test_the_command_warns_when_it_binds_beyond_loopback_without_a_token(
-    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, host: str, token: str | None, warned: bool
+def test_the_command_serves_on_loopback_or_with_a_token(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, host: str, token: str | None
 ) -> None:
     from click.testing import CliRunner
 
@@ -288,8 +300,42 @@ def test_the_command_warns_when_it_binds_beyond_loopback_without_a_token(
     clear_process_caches()
     result = CliRunner().invoke(gateway_cmd.gateway, ["--host", host, "--port", "0"])
     assert result.exit_code == 0, result.output
-    assert ("WARNING" in result.stderr) is warned
     assert len(served) == 1
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "gateway.internal"])
+def test_the_command_refuses_to_listen_beyond_loopback_without_a_token(
+    smsq_env: dict[str, str], host: str
+) -> None:
+    """Finding 1: `smsq gateway --host 0.0.0.0` without a token only warned and then served anyone."""
+    env = {name: value for name, value in os.environ.items() if name != "SMSQ_GATEWAY_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "smsq.cli", "gateway", "--host", host, "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("smsq: configuration error: SMSQ_GATEWAY_TOKEN: required")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_command_refuses_to_start_without_the_data_keys(smsq_env: dict[str, str]) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "SMSQ_ENCRYPTION_KEYS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "smsq.cli", "gateway", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "SMSQ_ENCRYPTION_KEYS is not set" in line
 
 
 def test_the_command_refuses_an_empty_token(
@@ -297,11 +343,11 @@ def test_the_command_refuses_an_empty_token(
 ) -> None:
     from click.testing import CliRunner
 
-    from smsq.cli import gateway_cmd
+    from smsq.cli import main
     from tests.conftest import clear_process_caches
 
     monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", " ")
     clear_process_caches()
-    result = CliRunner().invoke(gateway_cmd.gateway, ["--port", "0"])
+    result = CliRunner().invoke(main, ["gateway", "--port", "0"])
     assert result.exit_code == 2
-    assert "SMSQ_GATEWAY_TOKEN" in result.stderr
+    assert "SMSQ_GATEWAY_TOKEN is set but empty" in result.stderr

@@ -23,7 +23,7 @@ from producers.store import RecordStore
 from smsq.gateway.app import GatewayConfig, create_app, create_receipt_app
 from smsq.gateway.receipts import ReceiptConfig
 from smsq.net import free_port
-from tests.conftest import clear_process_caches
+from tests.conftest import clear_process_caches, fixed_keyring
 
 SECRET = "r" * 20 + uuid.uuid4().hex
 PATH = f"/receipts/{SECRET}"
@@ -55,7 +55,7 @@ def sent_send(client: redis.Redis, purpose: str = "login") -> str:
     ticket = uuid.uuid4().hex
     store.admit(
         ticket=ticket,
-        phone=PHONE,
+        sealed_phone=fixed_keyring().seal(PHONE),
         masked="135****5678",
         purpose=purpose,
         lane="default",
@@ -64,7 +64,13 @@ def sent_send(client: redis.Redis, purpose: str = "login") -> str:
         record_ttl_s=600,
     )
     store.claim(ticket, lease_s=60, token="run")
-    store.finish(ticket, SendState.SENT, phone=PHONE, code_ttl_s=300, token="run")
+    store.finish(
+        ticket,
+        SendState.SENT,
+        live_code_keys=fixed_keyring().live_code_keys(PHONE),
+        code_ttl_s=300,
+        token="run",
+    )
     return ticket
 
 

@@ -13,12 +13,13 @@ import pytest
 import redis
 
 from producers.errors import ServiceUnavailable
+from producers.keyring import Keyring, get_keyring
 from producers.process import reset_caches
 from producers.provider import DypnsapiProvider
 from producers.records import SendState
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
-from tests.conftest import EmulatorHandle
+from tests.conftest import TEST_HASH_KEY, EmulatorHandle
 from worker.delivery import BUSY_RECHECK_S, Delivery, Requeue
 from worker.limiter import UpstreamLimiter
 
@@ -66,11 +67,11 @@ def delivery(settings: Settings, redis_client: redis.Redis, clock: FakeClock) ->
     )
 
 
-def admit(delivery: Delivery, phone: str) -> str:
+def admit(delivery: Delivery, phone: str, keyring: Keyring | None = None) -> str:
     ticket = uuid.uuid4().hex
     admission = delivery.store.admit(
         ticket=ticket,
-        phone=phone,
+        sealed_phone=(keyring or get_keyring()).seal(phone),
         masked="x",
         purpose="login",
         lane="default",
@@ -177,7 +178,7 @@ def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provid
     ticket = uuid.uuid4().hex
     delivery.store.admit(
         ticket=ticket,
-        phone="13522223335",
+        sealed_phone=get_keyring().seal("13522223335"),
         masked="x",
         purpose="login",
         lane="default",
@@ -189,6 +190,45 @@ def test_a_send_past_its_deadline_is_recorded_expired_without_calling_the_provid
     assert delivery.deliver(ticket, token="t").result == "expired"
     assert delivery.store.status(ticket).state == "expired"
     assert requests_seen(emulator) == 0
+
+
+def test_a_sent_record_keeps_not_even_the_sealed_number_and_names_the_live_code_by_digest(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    ticket = admit(delivery, "13522223350")
+    assert "sealed_phone" in redis_client.hgetall(f"smsq:send:{ticket}")  # queued: the worker needs it
+    assert delivery.deliver(ticket, token="t").result == "sent"
+    record = redis_client.hgetall(f"smsq:send:{ticket}")
+    assert "sealed_phone" not in record
+    assert not any("13522223350" in value or "1352222" in value for value in record.values())
+    [live] = [key for key in redis_client.scan_iter("smsq:last:*")]
+    assert redis_client.get(live) == ticket and "1352222" not in live
+    assert live == get_keyring().live_code_keys("13522223350")[0]
+
+
+def test_a_record_no_configured_key_opens_fails_with_reason_undecryptable_and_sends_nothing(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    """Finding 7: a worker with the wrong key ends the send with a reason; it never crashes."""
+    other = Keyring([TEST_HASH_KEY.encode()], [Keyring.new_encryption_key().encode()])
+    ticket = admit(delivery, "13522223351", keyring=other)
+    outcome = delivery.deliver(ticket, token="t")
+    assert (outcome.result, outcome.reason) == ("failed", "undecryptable")
+    assert delivery.store.status(ticket).reason == "undecryptable"
+    assert "sealed_phone" not in redis_client.hgetall(f"smsq:send:{ticket}")
+    assert requests_seen(emulator) == 0
+
+
+def test_a_record_sealed_under_the_previous_key_is_still_sent_after_a_rotation(
+    delivery: Delivery, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    old_encryption = settings.encryption_keys[0].get_secret_value()
+    ticket = admit(delivery, "13522223352")  # sealed with the key in use until now
+    monkeypatch.setenv("SMSQ_ENCRYPTION_KEYS", f"{Keyring.new_encryption_key()},{old_encryption}")
+    reset_caches()
+    delivery.keyring = get_keyring()
+    assert delivery.deliver(ticket, token="t").result == "sent"
+    assert len(emulator.messages("13522223352")) == 1
 
 
 def test_a_record_of_another_schema_version_fails_with_reason_schema_without_calling_the_provider(
@@ -311,9 +351,7 @@ def test_a_send_held_by_a_live_run_is_looked_at_again_soon_not_dropped(delivery:
 def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery) -> None:
     ticket = admit(delivery, "13522223343")
     delivery.store.claim(ticket, lease_s=30, token="owner")
-    state = delivery.store.finish(
-        ticket, SendState.QUEUED, phone="13522223343", code_ttl_s=300, token="stale"
-    )
+    state = delivery.store.finish(ticket, SendState.QUEUED, live_code_keys=(), code_ttl_s=300, token="stale")
     assert state == "sending"
 
 

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from producers.receipts import Receipt, ReceiptBatch
 from producers.records import SendState
 from producers.store import RecordStore
+from tests.conftest import fixed_keyring
 from worker.metrics import RedisCollector
 
 PHONE = "13512340000"
@@ -21,7 +22,7 @@ def sent(store: RecordStore, purpose: str) -> str:
     ticket = uuid.uuid4().hex
     store.admit(
         ticket=ticket,
-        phone=PHONE,
+        sealed_phone=fixed_keyring().seal(PHONE),
         masked="135****0000",
         purpose=purpose,
         lane="default",
@@ -30,7 +31,13 @@ def sent(store: RecordStore, purpose: str) -> str:
         record_ttl_s=600,
     )
     store.claim(ticket, lease_s=60, token="run")
-    store.finish(ticket, SendState.SENT, phone=PHONE, code_ttl_s=300, token="run")
+    store.finish(
+        ticket,
+        SendState.SENT,
+        live_code_keys=fixed_keyring().live_code_keys(PHONE),
+        code_ttl_s=300,
+        token="run",
+    )
     return ticket
 
 

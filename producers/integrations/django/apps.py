@@ -8,6 +8,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from producers.keyring import get_keyring
 from producers.settings import configure, get_settings
 
 
@@ -20,11 +21,13 @@ class SmsqConfig(AppConfig):
 
     def ready(self) -> None:
         """Configure smsq from ``SMSQ`` over the ``SMSQ_*`` environment; without it, check the
-        environment now, so that a bad variable stops Django here rather than at the first send."""
+        environment now, so that a bad variable (or missing data keys) stops Django here rather
+        than at the first send."""
         values = getattr(settings, "SMSQ", None)
         if values is None:
             get_settings()
-            return
-        if not isinstance(values, Mapping):
+        elif not isinstance(values, Mapping):
             raise ImproperlyConfigured("SMSQ must be a dict of smsq settings, e.g. {'REDIS_URL': '…'}")
-        configure(values)
+        else:
+            configure(values)
+        get_keyring()

@@ -35,7 +35,7 @@ def send(request: HttpRequest) -> JsonResponse:
 @require_POST
 def check(request: HttpRequest) -> JsonResponse:
     """Check the body's code for its phone; 200 whether or not it passed."""
-    return json_response(common.check_answer(_body(request), request.content_type))
+    return json_response(common.check_answer(_body(request), request.content_type, client_ip(request)))
 
 
 @require_GET

@@ -11,6 +11,10 @@ import textwrap
 
 import pytest
 
+from tests.conftest import TEST_ENCRYPTION_KEY, TEST_HASH_KEY
+
+KEYS = {"SMSQ_HASH_KEYS": TEST_HASH_KEY, "SMSQ_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY}
+
 SETUP = """
 import django
 from django.conf import settings
@@ -22,11 +26,12 @@ print(s.check_max_failures, s.code_ttl_s, s.trusted_proxy_hops)
 """
 
 
-def start_django(smsq: str | None, **env: str) -> subprocess.CompletedProcess[str]:
+def start_django(smsq: str | None, keys: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     script = textwrap.dedent(SETUP).format(smsq="" if smsq is None else f", SMSQ={smsq}")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SMSQ_")}
     argv = [sys.executable, "-c", script]
-    return subprocess.run(argv, capture_output=True, text=True, env={**clean, **env}, timeout=60, check=False)
+    full = {**clean, **(KEYS if keys else {}), **env}
+    return subprocess.run(argv, capture_output=True, text=True, env=full, timeout=60, check=False)
 
 
 def test_the_smsq_dict_wins_over_the_environment_and_the_rest_comes_from_it() -> None:
@@ -61,3 +66,9 @@ def test_a_bad_setting_stops_django_from_starting_naming_it(
     started = start_django(smsq, **env)
     assert started.returncode == 1
     assert says in started.stderr.strip().splitlines()[-1]
+
+
+def test_without_the_data_keys_django_does_not_start() -> None:
+    started = start_django('{"CHECK_MAX_FAILURES": 7}', keys=False)
+    assert started.returncode == 1
+    assert "ConfigurationError: SMSQ_HASH_KEYS is not set" in started.stderr.strip().splitlines()[-1]

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from producers import CheckLocked
 from producers.integrations.fastapi import ClientIP, exception_handlers, init_app, router
+from tests.conftest import limit_log_key
 
 
 def make_app(**options: object) -> FastAPI:
@@ -64,10 +65,13 @@ def test_a_send_through_the_router_counts_against_the_client_ip(
     sent = client.post("/auth/codes", json={"phone": "13511112224"})
     assert sent.status_code == 202, sent.json()
     assert sent.headers["Location"] == f"/auth/codes/{sent.json()['ticket']}"
-    assert redis_client.keys("smsq:limit:ip:*") == ["smsq:limit:ip:203.0.113.9"]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", "203.0.113.9")]
     status = client.get(f"/auth/codes/{sent.json()['ticket']}").json()
     assert (status["masked_phone"], status["lane"]) == ("135****2224", "default")
     assert client.post("/auth/checks", json={"phone": "13511112224"}).json()["reason"] == "invalid_code"
+    checked = client.post("/auth/checks", json={"phone": "13511112224", "code": "123456"})
+    assert checked.status_code == 200
+    assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "203.0.113.9")]
 
 
 @pytest.mark.parametrize(

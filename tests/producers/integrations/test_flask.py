@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from producers import InvalidPhoneNumber, RateLimited
 from producers.integrations.flask import init_app
+from tests.conftest import limit_log_key
 
 FORWARDED = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
 PEER = {"REMOTE_ADDR": "10.0.0.1"}
@@ -62,7 +63,19 @@ def test_a_send_counts_against_the_ip_werkzeug_sees(
     assert reply.status_code == 202, reply.json
     assert reply.json["masked_phone"] == "135****2222"
     assert reply.headers["Location"] == f"/smsq/codes/{reply.json['ticket']}"
-    assert redis_client.keys("smsq:limit:ip:*") == [f"smsq:limit:ip:{counted}"]
+    assert redis_client.keys("smsq:limit:ip:*") == [limit_log_key("ip", counted)]
+
+
+def test_a_check_counts_against_the_ip_werkzeug_sees(
+    smsq_env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    app = make_app()
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    reply = app.test_client().post(
+        "/smsq/checks", json={"phone": "13511112222", "code": "123456"}, headers=FORWARDED, environ_base=PEER
+    )
+    assert (reply.status_code, reply.json["attempts_left"]) == (200, 0)  # no live code: nobody asked
+    assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "203.0.113.9")]
 
 
 def test_the_ready_made_routes_answer_like_the_gateway(smsq_env: dict[str, str]) -> None:

@@ -1,0 +1,48 @@
+"""``smsq admin``: operators' overrides, each logged with the masked number and counted.
+
+``smsq admin unlock PHONE`` lifts the lockout of the number's live code: its wrong answers are
+forgotten, so the code takes ``SMSQ_CHECK_MAX_FAILURES`` answers again (for a user on the phone
+with support who mistyped, say). The count is ``smsq_admin_actions_total{action="unlock"}`` on every
+worker's ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from producers.connections import get_redis
+from producers.errors import ConfigurationError, SmsqError
+from producers.keyring import get_keyring
+from producers.logs import log_event
+from producers.phone import mask_phone, normalize_phone
+from producers.store import store_for
+from smsq.cli.exits import exit_code_for
+
+
+@click.group()
+def admin() -> None:
+    """Operators' overrides (logged with the masked number, counted in the workers' metrics)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@admin.command()
+@click.argument("phone")
+def unlock(phone: str) -> None:
+    """Lift the lockout of PHONE's live code: its wrong answers are forgotten."""
+    try:
+        number = normalize_phone(phone)
+        ticket, used = store_for(get_redis()).unlock(get_keyring().live_code_keys(number))
+    except ConfigurationError:
+        raise  # the command group prints it in one line and exits 2
+    except SmsqError as exc:
+        click.echo(f"error: {exc} ({exc.reason})", err=True)
+        raise SystemExit(exit_code_for(exc)) from None
+    masked = mask_phone(number)
+    if ticket is None:
+        log_event("admin.unlock", phone=masked, result="no_live_code")
+        click.echo(f"{masked} has no live code: nothing to unlock")
+        return
+    log_event("admin.unlock", phone=masked, ticket=ticket, wrong_answers_forgotten=used)
+    click.echo(f"unlocked {masked}: {used} answer(s) forgotten on ticket {ticket}")
