@@ -1,4 +1,5 @@
-"""What a check costs the web request: ``check_code()`` against the raw SDK check, interleaved.
+"""What a check costs the web request: ``check_code()`` against the raw SDK check, interleaved, at
+0 ms and at 20 ms of provider latency (the emulator's latency fault, changed between the two runs).
 
 - ``smsq``: ``check_code()`` — validation, the lockout script, the provider call through smsq's one
   reused client, the result bookkeeping;
@@ -8,7 +9,9 @@
 Every number first gets a real code from the emulator, recorded as its live code in smsq (as a
 worker would record it: smsq asks the provider only for a number with a live code); the checks then
 send wrong codes (the common case under attack), with the lockout set out of reach so smsq always
-asks the provider.
+asks the provider. smsq's overhead is its p50 minus the raw SDK's p50 in the same run, in
+milliseconds: at 0 ms it is all of smsq's fixed cost; at 20 ms it shows whether that cost stays put
+behind a realistic call.
 """
 
 from __future__ import annotations
@@ -30,23 +33,44 @@ from smsq.devstack.processes import Stack
 
 NUMBERS = 50
 WARMUP_ROUNDS = 20
+#: Provider latencies measured, in ms (the emulator's ``latency_ms`` fault).
+PROVIDER_LATENCIES_MS = (0, 20)
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Measure the three variants; return their latency percentiles."""
-    rounds = 100 if quick else 2000
+    """Measure the three variants at every provider latency; return percentiles and overheads."""
+    rounds = {0: 100 if quick else 2000, 20: 40 if quick else 500}
+    runs: dict[str, Any] = {}
     with Stack() as stack:
         bed = Bed(stack, ["--rate-limit", "0"])
         with bed.producer():
-            samples = _measure(bed, rounds)
+            variants = _variants(bed)
+            for latency_ms in PROVIDER_LATENCIES_MS:
+                bed.emulator.set_faults(latency_ms=latency_ms)
+                samples = interleaved(
+                    variants,
+                    rounds[latency_ms],
+                    label=f"check at {latency_ms} ms",
+                    seed=5 + latency_ms,
+                    warmup_rounds=WARMUP_ROUNDS,
+                )
+                runs[str(latency_ms)] = _summary(samples)
     return {
         "params": {
-            "rounds": rounds,
+            "rounds": {str(ms): n for ms, n in rounds.items()},
             "warmup_rounds": WARMUP_ROUNDS,
             "numbers": NUMBERS,
-            "provider_latency_ms": 0,
+            "provider_latencies_ms": list(PROVIDER_LATENCIES_MS),
         },
-        "latency": {name: percentiles(values) for name, values in samples.items()},
+        "runs": runs,
+    }
+
+
+def _summary(samples: dict[str, list[float]]) -> dict[str, Any]:
+    latency = {name: percentiles(values) for name, values in samples.items()}
+    return {
+        "latency": latency,
+        "overhead_p50_ms": round(latency["smsq"]["p50_ms"] - latency["sdk"]["p50_ms"], 4),
         "samples_ms": {name: [round(v, 4) for v in values] for name, values in samples.items()},
     }
 
@@ -100,13 +124,3 @@ def _record_live_code(number: str) -> None:
     )
     ttl_s = get_settings().code_ttl_s
     store.finish(ticket, SendState.SENT, live_code_keys=keyring.live_code_keys(number), code_ttl_s=ttl_s)
-
-
-def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
-    return interleaved(
-        _variants(bed),
-        rounds,
-        label="check",
-        seed=5,
-        warmup_rounds=WARMUP_ROUNDS,
-    )

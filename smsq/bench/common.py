@@ -45,6 +45,9 @@ OPEN_LIMITS = {
 
 #: How long a worker may take to print "ready." on a busy 2-core machine.
 WORKER_READY_S = 90.0
+#: How long one control broadcast waits for replies, and how long a node may take to answer at all.
+CONTROL_REPLY_S = 1.0
+CONTROL_TIMEOUT_S = 30.0
 
 
 class Numbers:
@@ -221,6 +224,22 @@ class Workers:
     def stop(self) -> None:
         for child in self.children:
             child.stop(timeout_s=20)
+
+
+def tell_workers(app: Any, command: str, queue: str, nodes: list[str]) -> None:
+    """Broadcast ``add_consumer`` or ``cancel_consumer`` of ``queue`` until every node answered: a
+    worker that has just printed "ready." may not be listening to broadcasts yet, and a broadcast
+    nobody hears is lost without an error."""
+    waiting = list(nodes)
+    deadline = time.perf_counter() + CONTROL_TIMEOUT_S
+    while waiting:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{command} {queue}: no answer from {', '.join(waiting)}")
+        replies = getattr(app.control, command)(
+            queue, destination=waiting, reply=True, limit=len(waiting), timeout=CONTROL_REPLY_S
+        )
+        answered = {node for reply in replies or [] for node in reply}
+        waiting = [node for node in waiting if node not in answered]
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:

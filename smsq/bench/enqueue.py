@@ -6,6 +6,10 @@
 - ``seed``: the seed article's way — a new SDK client and ``SendSmsVerifyCode`` inside the request,
   against the emulator with a provider latency of 100 ms.
 
+- ``steps``: ``send_code()`` again, with its steps timed around the real functions it calls (the
+  phone parse, the abuse rules, the Lua admission, the publish; "other" is the rest: settings,
+  argument checks, masking, logging). Only the per-step times are kept: the wrappers cost a little.
+
 Each round runs every variant once in a shuffled order, so drift (other processes, CPU frequency)
 hits them all alike. The seed variant takes 100 ms a call, so it runs in every ``SEED_EVERY``-th
 round only. No worker runs: published messages pile up in the bed's Redis and are deleted after.
@@ -13,6 +17,7 @@ round only. No worker runs: published messages pile up in the bed's Redis and ar
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -39,10 +44,11 @@ NOOP_QUEUE = "bench.noop"
 def run(quick: bool) -> dict[str, Any]:
     """Measure the four variants; return their latency percentiles and the run's parameters."""
     rounds = 200 if quick else 3000
+    steps = StepTimer()
     with Stack() as stack:
         bed = Bed(stack, ["--latency-ms", str(PROVIDER_LATENCY_MS), "--rate-limit", "0"])
         with bed.producer():
-            samples = _measure(bed, rounds)
+            samples = _measure(bed, rounds, steps)
             raw = redis.Redis.from_url(bed.redis_url)
             raw.delete(NOOP_QUEUE, "smsq.default", "bench:lpush")
             raw.close()
@@ -55,10 +61,57 @@ def run(quick: bool) -> dict[str, Any]:
         },
         "latency": {name: percentiles(values) for name, values in samples.items()},
         "samples_ms": {name: [round(v, 4) for v in values] for name, values in samples.items()},
+        "steps": {name: percentiles(values) for name, values in steps.samples.items()},
     }
 
 
-def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
+class StepTimer:
+    """Runs ``send_code()`` with its steps timed: each step's function is wrapped for one call
+    (module functions in ``producers.send``, methods on their classes) and put back after it."""
+
+    def __init__(self) -> None:
+        from producers import send  # noqa: PLC0415
+        from producers.guard import Guard  # noqa: PLC0415
+        from producers.store import RecordStore  # noqa: PLC0415
+
+        self._steps: dict[str, tuple[Any, str]] = {
+            "parse": (send, "normalize_phone"),
+            "rules": (Guard, "rules_for"),
+            "admit": (RecordStore, "admit"),
+            "publish": (send, "publish_send"),
+        }
+        self.samples: dict[str, list[float]] = {name: [] for name in [*self._steps, "other", "total"]}
+
+    def __call__(self, call: Callable[[], object]) -> None:
+        spent = dict.fromkeys(self._steps, 0.0)
+        originals = {name: getattr(owner, attribute) for name, (owner, attribute) in self._steps.items()}
+        for name, (owner, attribute) in self._steps.items():
+            setattr(owner, attribute, _timed(originals[name], name, spent))
+        try:
+            started = time.perf_counter()
+            call()
+            total = (time.perf_counter() - started) * 1000
+        finally:
+            for name, (owner, attribute) in self._steps.items():
+                setattr(owner, attribute, originals[name])
+        for name, value in spent.items():
+            self.samples[name].append(value)
+        self.samples["other"].append(total - sum(spent.values()))
+        self.samples["total"].append(total)
+
+
+def _timed(function: Callable[..., Any], name: str, spent: dict[str, float]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[name] += (time.perf_counter() - started) * 1000
+
+    return wrapper
+
+
+def _variants(bed: Bed, steps: StepTimer) -> dict[str, Callable[[], object]]:
     from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
 
     from producers import send_code  # noqa: PLC0415
@@ -76,18 +129,24 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
 
     return {
         "smsq": lambda: send_code(numbers.take(), purpose="bench"),
+        "steps": lambda: steps(lambda: send_code(numbers.take(), purpose="bench")),
         "celery": lambda: app.send_task("bench.noop", args=[uuid.uuid4().hex], queue=NOOP_QUEUE),
         "lpush": lambda: client.lpush("bench:lpush", uuid.uuid4().hex),
         "seed": seed,
     }
 
 
-def _measure(bed: Bed, rounds: int) -> dict[str, list[float]]:
-    return interleaved(
-        _variants(bed),
+def _measure(bed: Bed, rounds: int, steps: StepTimer) -> dict[str, list[float]]:
+    """Latencies of every variant; the ``steps`` variant's own go to ``steps`` only (warm-up too)."""
+    samples = interleaved(
+        _variants(bed, steps),
         rounds,
         label="enqueue",
         seed=6,
         warmup_rounds=WARMUP_ROUNDS,
         runs_in=lambda name, index: name != "seed" or index % SEED_EVERY == 0,
     )
+    del samples["steps"]
+    for values in steps.samples.values():
+        del values[:WARMUP_ROUNDS]
+    return samples

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from smsq.bench.common import Bed, Numbers, Workers, producer_app, progress
+from smsq.bench.common import Bed, Numbers, Workers, producer_app, progress, tell_workers
 from smsq.devstack.processes import Stack
 
 LANE_RATE = 50
@@ -99,7 +99,7 @@ def _rate(bed: Bed, workers: Workers, duration_s: float) -> dict[str, Any]:
     bed.emulator.set_faults(rate_limit=LANE_RATE, latency_ms=PROVIDER_LATENCY_MS)
     app = producer_app()
     opened = time.time()
-    app.control.add_consumer("smsq.default", destination=workers.nodes, reply=True, limit=len(workers.nodes))
+    tell_workers(app, "add_consumer", "smsq.default", workers.nodes)
     window = (opened + WARMUP_S, opened + WARMUP_S + duration_s)
     bar = progress(round(WARMUP_S + duration_s), "limiter window (s)")
     shown = 0
@@ -111,9 +111,7 @@ def _rate(bed: Bed, workers: Workers, duration_s: float) -> dict[str, Any]:
     bar.close()
     stats = bed.emulator.stats()
     # Stop feeding the lane; what workers already hold drains before the lanes measurement.
-    app.control.cancel_consumer(
-        "smsq.default", destination=workers.nodes, reply=True, limit=len(workers.nodes)
-    )
+    tell_workers(app, "cancel_consumer", "smsq.default", workers.nodes)
     client = redis.Redis.from_url(bed.redis_url)
     backlog = int(client.llen("smsq.default"))
     client.delete("smsq.default")
