@@ -1,7 +1,9 @@
 """The recovery sweep against real Redis: who holds a send, and what happens to a send nobody holds.
 
-Sends here go to the lane ``parked``, which no worker of the test session consumes, so every message
-the sweep publishes stays in Redis where the test can count it.
+These tests run on a Redis of their own: the test session's worker processes sweep the shared one
+twice a second, and would publish the sends these tests leave for their own sweeper. Sends go to the
+lane ``parked``, which nobody consumes, so every message the sweep publishes stays in Redis where the
+test can count it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -17,6 +20,7 @@ from producers.keyring import get_keyring
 from producers.records import SendState
 from producers.settings import Settings, get_settings
 from producers.store import RecordStore
+from smsq.devstack.processes import Stack
 from tests.conftest import clear_process_caches
 from worker.recovery import DEAD_AFTER_S, Sweeper
 
@@ -24,13 +28,28 @@ LANE = "parked"
 QUEUE = f"smsq.{LANE}"
 
 
+@pytest.fixture(scope="module")
+def own_redis_url() -> Iterator[str]:
+    """An embedded Redis for this module alone."""
+    with Stack() as stack:
+        yield stack.redis()
+
+
+@pytest.fixture
+def redis_client(own_redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(own_redis_url, decode_responses=True)
+    client.flushdb()  # this Redis belongs to this module
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def settings(
-    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, own_redis_url: str, redis_client: redis.Redis
 ) -> Settings:
+    monkeypatch.setenv("SMSQ_REDIS_URL", own_redis_url)
     monkeypatch.setenv("SMSQ_LANES", '{"default": "50/second", "parked": "50/second"}')
     clear_process_caches()
-    redis_client.delete(QUEUE)
     return get_settings()
 
 
