@@ -29,7 +29,7 @@ demo: $(STAMP)  ## one-shot end-to-end proof
 
 test: $(STAMP)  ## run the test suite against real Redis, workers and the emulator
 	$(BIN)/python -m ops.testdeps
-	$(BIN)/python -m pytest -m "not bench" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench" -n 2 --dist loadfile $(PYTEST_ARGS)
 
 fuzz: $(STAMP)  ## the hostile-input suite at full length: 10 000 examples per target
 	SMSQ_FUZZ_EXAMPLES=$${SMSQ_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -m fuzz --timeout=7200 \

@@ -54,9 +54,13 @@ def processes() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(processes: Stack) -> str:
-    """URL of the test Redis database (never database 0), emptied once when the session starts."""
-    db = int(os.environ.get("SMSQ_TEST_REDIS_DB", "9"))
+def redis_url(processes: Stack, worker_id: str) -> str:
+    """URL of the test Redis database (never database 0), emptied once when the session starts.
+
+    With pytest-xdist (``make test`` runs two processes), each process has a database of its own:
+    ``SMSQ_TEST_REDIS_DB`` plus its index (gw0, gw1…)."""
+    offset = int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0
+    db = int(os.environ.get("SMSQ_TEST_REDIS_DB", "9")) + offset
     assert db != 0, "tests never use Redis database 0"
     base = os.environ.get("SMSQ_REDIS_URL", "redis://127.0.0.1:6379/0")
     if not redis_answers(base):

@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from smsq.devstack.local import parse_env
 from smsq.devstack.processes import Stack, http_ok, redis_answers, redis_server_binary, wait_until
@@ -23,6 +25,14 @@ from smsq.net import free_port
 
 def smsq(*args: str) -> list[str]:
     return [sys.executable, "-m", "smsq.cli", *args]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A Redis of these tests' own: the session's workers consume the shared one with the test
+    suite's data keys, and would take (and fail to open) the sends of a stack with its own keys."""
+    with Stack() as stack:
+        yield stack.redis()
 
 
 def test_the_demo_sends_checks_a_wrong_and_the_right_code_and_exits_0(redis_url: str) -> None:
