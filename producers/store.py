@@ -123,6 +123,8 @@ class CheckReservation:
     rule: str = ""
     #: Seconds until the rule admits one more (limited) or the locked code expires (locked).
     retry_after_s: float = 0.0
+    #: The Redis server's clock when the reservation was taken, ms (ok): a check's RPC deadline.
+    server_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +388,7 @@ class RecordStore:
         if outcome is CheckOutcome.LOCKED:
             return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
         if outcome is CheckOutcome.OK:
-            return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]))
+            return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]), server_ms=int(reply[3]))
         return CheckReservation(outcome)
 
     def refund_check(self, ticket: str) -> None:
