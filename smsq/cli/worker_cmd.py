@@ -30,7 +30,7 @@ from smsq.devstack.processes import worker_arguments
     "--check",
     "check_worker",
     is_flag=True,
-    help=f"Be a check worker: serve only the check queue ({CHECK_QUEUE}), which SMSQ_CHECK_MODE=worker needs.",
+    help=f"Be a check worker: serve only {CHECK_QUEUE}, the queue SMSQ_CHECK_MODE=worker needs.",
 )
 @click.option("--concurrency", "-c", default=16, show_default=True, help="Pool slots per worker process.")
 @click.option(
@@ -79,7 +79,7 @@ def worker(
     reset_caches()  # the settings again, with the variables set above
     lanes = get_settings().lanes
     if check_worker and queues:
-        raise click.UsageError("--check and --queues exclude each other (--check means -Q " + CHECK_QUEUE + ")")
+        raise click.UsageError(f"--check and --queues exclude each other (--check means -Q {CHECK_QUEUE})")
     if check_worker:
         queue_list = [CHECK_QUEUE]
     else:
