@@ -131,11 +131,15 @@ def test_each_worker_lane_has_a_scaled_object_on_its_own_queue() -> None:
             queues[doc["metadata"]["name"]] = ",".join(checks._worker_queues(command) or [])
         if doc["kind"] == "ScaledObject":
             lists[doc["spec"]["scaleTargetRef"]["name"]] = doc["spec"]["triggers"][0]["metadata"]["listName"]
-    assert queues == lists == {
-        "smsq-worker-default": "smsq.default",
-        "smsq-worker-login": "smsq.login",
-        "smsq-worker-check": "smsq.check",
-    }
+    assert (
+        queues
+        == lists
+        == {
+            "smsq-worker-default": "smsq.default",
+            "smsq-worker-login": "smsq.login",
+            "smsq-worker-check": "smsq.check",
+        }
+    )
 
 
 def test_the_dashboard_gives_every_panel_a_title_and_a_unit() -> None:
