@@ -132,9 +132,10 @@ class RpcCalls:
         self._redis = client
         self._scripts = Scripts(client, "producers")
 
-    def claim(self, token: str, *, deadline_ms: int, hold_ms: int) -> Settled:
+    def claim(self, token: str, *, deadline_ms: int, hold_ms: int, now_ms: int | None = None) -> Settled:
         """A worker takes the call for at most ``hold_ms`` past the deadline, or learns it may not."""
-        result = self._scripts.run("rpc_claim", [constants.rpc_claim_key(token)], [deadline_ms, hold_ms, ""])
+        args = [deadline_ms, hold_ms, "" if now_ms is None else now_ms]
+        result = self._scripts.run("rpc_claim", [constants.rpc_claim_key(token)], args)
         return Settled(result)
 
     def reply(self, token: str, reply: Reply) -> bool:
@@ -142,11 +143,11 @@ class RpcCalls:
         keys = [constants.rpc_claim_key(token), constants.rpc_reply_key(token)]
         return bool(self._scripts.run("rpc_reply", keys, [reply.to_text(), REPLY_TTL_MS]))
 
-    def abandon(self, token: str, *, deadline_ms: int) -> Reply | bool:
+    def abandon(self, token: str, *, deadline_ms: int, now_ms: int | None = None) -> Reply | bool:
         """Settle a call whose wait ran out: an answer that just arrived, else whether a worker
         holds it (True: the provider may judge it) or not (False: nobody ever will)."""
         keys = [constants.rpc_claim_key(token), constants.rpc_reply_key(token)]
-        result = self._scripts.run("rpc_abandon", keys, [deadline_ms, ""])
+        result = self._scripts.run("rpc_abandon", keys, [deadline_ms, "" if now_ms is None else now_ms])
         if result[0] == "answer":
             return Reply.from_text(result[1])
         return bool(result[0] == "claimed")
