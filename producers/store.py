@@ -12,7 +12,7 @@ import contextlib
 import enum
 import functools
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -123,8 +123,9 @@ class CheckReservation:
     rule: str = ""
     #: Seconds until the rule admits one more (limited) or the locked code expires (locked).
     retry_after_s: float = 0.0
-    #: The Redis server's clock when the reservation was taken, ms (ok): a check's RPC deadline.
-    server_ms: int = 0
+    #: The Redis server's clock when the reservation was taken, ms (ok): a check's RPC deadline
+    #: counts from it. A reading, not part of the decision: left out of comparisons.
+    server_ms: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
