@@ -85,11 +85,12 @@ def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any
     return {"ticket": ticket, "result": outcome.result.value, "reason": outcome.reason}
 
 
-# Check calls are acked when taken (acks_late off): a redelivery would come long after its caller
-# gave up, and rpc_claim.lua would refuse it anyway.
+# Check calls keep the late ack of every smsq task: the ack then happens after the answer is pushed,
+# off the caller's wait. A redelivery (a worker died mid-check) arrives long after its deadline, and
+# rpc_claim.lua refuses it without asking the provider.
 
 
-@app.task(name=CHECK_TASK_NAME, acks_late=False, typing=False)
+@app.task(name=CHECK_TASK_NAME, typing=False)
 def check_code(token: str, *_: Any, v: int = 0, sealed: str = "", deadline_ms: int = 0, **__: Any) -> str:
     """Ask the provider about the check sealed in ``sealed`` for the caller waiting on ``token``;
     returns what happened (never the verdict, the number or the code)."""
@@ -106,7 +107,7 @@ def check_code(token: str, *_: Any, v: int = 0, sealed: str = "", deadline_ms: i
     )
 
 
-@app.task(name=PING_TASK_NAME, acks_late=False, typing=False)
+@app.task(name=PING_TASK_NAME, typing=False)
 def ping(token: str, *_: Any, deadline_ms: int = 0, **__: Any) -> str:
     """Answer on the check path without asking anyone (a bare RPC round trip)."""
     return answer_ping(rpc_calls_for(get_redis()), get_settings(), token=token, deadline_ms=int(deadline_ms))
