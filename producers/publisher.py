@@ -47,19 +47,23 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 _lock = threading.Lock()
 
 
-def producer_app() -> Celery:
+def producer_app(*, sent_events: bool = True) -> Celery:
     """The producer-side Celery app of this process (also used to ping workers). Celery loads on
-    the first publish, so importing ``producers`` stays cheap."""
+    the first publish, so importing ``producers`` stays cheap.
+
+    ``sent_events=False`` is the app of RPC calls: a check lives for milliseconds, so its task-sent
+    event would only add a Redis round trip while a person waits; Flower still sees the call from
+    the worker's events (received, started, succeeded)."""
     with _lock:  # Celery's lazy modules fail when two threads import them at once
-        return _build_app()
+        return _build_app(sent_events)
 
 
 @functools.cache
-def _build_app() -> Celery:
+def _build_app(sent_events: bool) -> Celery:
     from celery import Celery  # noqa: PLC0415
 
-    app = Celery("smsq-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
+    app = Celery("smsq-producer" if sent_events else "smsq-rpc", set_as_current=False)
+    app.conf.update(broker_options(get_settings()), task_send_sent_event=sent_events)
     return app
 
 
@@ -90,7 +94,7 @@ def publish_call(
     """Queue an RPC call (a check, a ping) on the check queue, its token as task id; events and
     Flower show ``kwargsrepr``, never ``kwargs`` (which hold the sealed number and code)."""
     try:
-        producer_app().send_task(
+        producer_app(sent_events=False).send_task(
             task_name,
             args=[token],
             kwargs=kwargs,
