@@ -161,11 +161,15 @@ def rpc_calls_for(client: redis.Redis) -> RpcCalls:
 
 def wait_for_reply(client: redis.Redis, key: str, timeout_s: float, *, socket_timeout_s: float) -> str | None:
     """Pop the one answer pushed to ``key`` within ``timeout_s``, else None. Blocks in BLPOP, in
-    slices shorter than the client's socket timeout. (An asyncio twin is the same loop over
-    ``redis.asyncio``.)"""
+    slices shorter than the client's socket timeout; a Redis failure is ServiceUnavailable (and the
+    attempt stays counted: a worker may be asking). An asyncio twin is the same loop over
+    ``redis.asyncio``."""
     deadline = time.monotonic() + timeout_s
     while (left := deadline - time.monotonic()) > 0.001:  # BLPOP's timeout 0 would wait forever
-        popped = client.blpop([key], timeout=min(left, socket_timeout_s * _SOCKET_SHARE))
+        try:
+            popped = client.blpop([key], timeout=min(left, socket_timeout_s * _SOCKET_SHARE))
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc
         if popped is not None:
             return str(popped[1])
     return None
