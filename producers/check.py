@@ -17,13 +17,12 @@ import re
 
 from producers import errors
 from producers.connections import get_redis
-from producers.constants import CHECK_TASK_NAME, CHECK_TASK_VERSION
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.records import CheckResult
-from producers.rpc import Answer, call_workers, seal_check
+from producers.rpc import ask_check_workers
 from producers.settings import get_settings
 from producers.store import CheckOutcome, store_for
 from producers.verdict import NoVerdict, ask_provider
@@ -100,17 +99,4 @@ def _verdict(number: str, code: str, *, masked: str, server_ms: int) -> bool:
     settings = get_settings()
     if settings.check_mode == "direct":
         return ask_provider(number, code, settings.check_attempts)
-    reply = call_workers(
-        get_redis(),
-        CHECK_TASK_NAME,
-        kwargs={"v": CHECK_TASK_VERSION, "sealed": seal_check(get_guard().keyring, number, code)},
-        kwargsrepr={"phone": masked},
-        now_ms=server_ms,
-        timeout_s=settings.check_timeout_s,
-        socket_timeout_s=settings.redis_timeout_s,
-    )
-    if reply.answer is Answer.NO_VERDICT:
-        raise NoVerdict(reply.rebuilt_error())
-    if reply.answer is Answer.ERROR:
-        raise reply.rebuilt_error()
-    return reply.answer is Answer.PASSED
+    return ask_check_workers(number, code, masked=masked, now_ms=server_ms)

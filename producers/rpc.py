@@ -32,9 +32,12 @@ from typing import Any
 import redis
 
 from producers import constants, errors
+from producers.connections import get_redis
 from producers.errors import ServiceUnavailable
+from producers.guard import get_guard
 from producers.keyring import Keyring
 from producers.scripts import Scripts
+from producers.settings import get_settings
 from producers.verdict import NoVerdict
 
 #: Life of an answer nobody popped (its caller died between its deadline check and the pop).
@@ -230,3 +233,24 @@ def call_workers(
     if settled:
         raise ServiceUnavailable(message + "; the attempt counts: the provider may have judged it")
     raise NoVerdict(ServiceUnavailable(message + " (are the check workers running?)"))
+
+
+def ask_check_workers(number: str, code: str, *, masked: str, now_ms: int) -> bool:
+    """The provider's verdict on a check, asked by a check worker (``check_code`` in worker mode):
+    the number and the code sealed with the current encryption key, Flower and events shown only
+    ``masked``. Raises :class:`NoVerdict` when the attempt can be given back."""
+    settings = get_settings()
+    reply = call_workers(
+        get_redis(),
+        constants.CHECK_TASK_NAME,
+        kwargs={"v": constants.CHECK_TASK_VERSION, "sealed": seal_check(get_guard().keyring, number, code)},
+        kwargsrepr={"phone": masked},
+        now_ms=now_ms,
+        timeout_s=settings.check_timeout_s,
+        socket_timeout_s=settings.redis_timeout_s,
+    )
+    if reply.answer is Answer.NO_VERDICT:
+        raise NoVerdict(reply.rebuilt_error())
+    if reply.answer is Answer.ERROR:
+        raise reply.rebuilt_error()
+    return reply.answer is Answer.PASSED
