@@ -11,23 +11,14 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from producers.connections import get_redis
-from producers.constants import (
-    CHECK_TASK_NAME,
-    CHECK_TASK_VERSION,
-    PING_TASK_NAME,
-    QUEUE_PREFIX,
-    SEND_TASK_NAME,
-    TASK_VERSION,
-)
+from producers.constants import QUEUE_PREFIX, SEND_TASK_NAME, TASK_VERSION
 from producers.errors import ServiceUnavailable
 from producers.keyring import get_keyring
 from producers.provider import get_provider
-from producers.rpc import rpc_calls_for
 from producers.settings import get_settings
 from producers.store import store_for
 from worker import metrics
 from worker.app import app
-from worker.checks import answer_check, answer_ping
 from worker.delivery import Delivery, RunResult
 from worker.leases import LeaseKeeper
 from worker.limiter import UpstreamLimiter
@@ -83,31 +74,3 @@ def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any
     if outcome.result not in _NOT_FINISHED:
         metrics.send_finished(outcome.lane or "unknown", outcome.result, outcome.reason)
     return {"ticket": ticket, "result": outcome.result.value, "reason": outcome.reason}
-
-
-# Check calls keep the late ack of every smsq task: the ack then happens after the answer is pushed,
-# off the caller's wait. A redelivery (a worker died mid-check) arrives long after its deadline, and
-# rpc_claim.lua refuses it without asking the provider.
-
-
-@app.task(name=CHECK_TASK_NAME, typing=False)
-def check_code(token: str, *_: Any, v: int = 0, sealed: str = "", deadline_ms: int = 0, **__: Any) -> str:
-    """Ask the provider about the check sealed in ``sealed`` for the caller waiting on ``token``;
-    returns what happened (never the verdict, the number or the code)."""
-    if v != CHECK_TASK_VERSION:
-        logger.warning("check.skipped token=%s reason=schema", token)
-        return "schema"
-    return answer_check(
-        rpc_calls_for(get_redis()),
-        get_keyring(),
-        get_settings(),
-        token=token,
-        sealed=sealed,
-        deadline_ms=int(deadline_ms),
-    )
-
-
-@app.task(name=PING_TASK_NAME, typing=False)
-def ping(token: str, *_: Any, deadline_ms: int = 0, **__: Any) -> str:
-    """Answer on the check path without asking anyone (a bare RPC round trip)."""
-    return answer_ping(rpc_calls_for(get_redis()), get_settings(), token=token, deadline_ms=int(deadline_ms))

@@ -112,11 +112,14 @@ def test_flower_shows_check_tasks_with_neither_the_number_nor_the_code(
             tasks = json.loads(get(f"http://127.0.0.1:{port}/api/tasks", auth))
             return {key: task for key, task in tasks.items() if task.get("name") == "smsq.check_code"}
 
-        wait_until(
-            lambda: [task.get("state") for task in check_tasks().values()] == ["SUCCESS"] * 2,
-            timeout_s=30,
-            what="Flower's check tasks",
-        )
+        try:
+            wait_until(
+                lambda: [task.get("state") for task in check_tasks().values()] == ["SUCCESS"] * 2,
+                timeout_s=30,
+                what="Flower's check tasks",
+            )
+        except TimeoutError:
+            raise AssertionError(f"Flower shows {check_tasks()}") from None
         texts = [get(f"http://127.0.0.1:{port}/api/tasks", auth), get(f"http://127.0.0.1:{port}/tasks", auth)]
         texts += [get(f"http://127.0.0.1:{port}/task/{token}", auth) for token in check_tasks()]
         texts += [get(f"http://127.0.0.1:{port}/api/task/info/{token}", auth) for token in check_tasks()]
