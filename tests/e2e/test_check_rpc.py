@@ -21,7 +21,7 @@ import redis
 
 from producers import CheckResult, SendState, ServiceUnavailable, check_code, send_code
 from producers.constants import CHECK_QUEUE
-from smsq.devstack.processes import Child, Stack
+from smsq.devstack.processes import Child, Stack, wait_until
 from smsq.net import free_port
 from tests.conftest import EmulatorHandle, clear_process_caches, record_sent
 from tests.e2e.helpers import wait_final
@@ -162,7 +162,7 @@ def test_with_every_worker_stopped_a_check_is_unavailable_within_the_bound_and_g
     with pytest.raises(ServiceUnavailable, match="no check worker answered"):
         check_code(phone, "00000000")
     waited = time.monotonic() - started
-    assert TIMEOUT_S <= waited < TIMEOUT_S + 0.5
+    assert TIMEOUT_S <= waited < TIMEOUT_S + 1.0
     assert [client.get(key) for key in client.scan_iter("smsq:checks:*")] == ["0"]  # given back
     assert emulator.stats()["check_requests"] == 0
     assert rpc_keys(client) == []
@@ -187,7 +187,8 @@ def test_a_late_answer_counts_once_never_passes_the_check_and_leaves_no_key(
     emulator.set_faults(latency_ms=800)
     with pytest.raises(ServiceUnavailable, match="the attempt counts"):
         check_code(phone, code)
-    time.sleep(1.0)  # the worker's answer comes, and is dropped
+    # the worker's answer comes 0.3 s later, and is dropped: its claim goes, nothing else appears
+    wait_until(lambda: rpc_keys(redis_client) == [], timeout_s=10, what="the worker's late answer")
     assert emulator.stats()["check_requests"] == 1  # the worker did ask
     assert redis_client.get(f"smsq:checks:{ticket}") == "1"  # counted once, not given back
     assert redis_client.hget(f"smsq:send:{ticket}", "state") == "sent"  # never verified
