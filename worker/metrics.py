@@ -109,9 +109,9 @@ def in_progress(lane: str) -> Iterator[None]:
 
 
 class RedisCollector(Collector):
-    """Global figures read from Redis when scraped: queue depth per lane, check results, operators'
-    overrides (``smsq admin``), and delivery receipts (by outcome, deliveries by result, carrier code
-    and purpose, and the time from send to delivery)."""
+    """Global figures read from Redis when scraped: queue depth per lane and of the check queue,
+    check results, operators' overrides (``smsq admin``), and delivery receipts (by outcome,
+    deliveries by result, carrier code and purpose, and the time from send to delivery)."""
 
     def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
         self._redis = client
@@ -124,6 +124,9 @@ class RedisCollector(Collector):
             "Sends parked until their lane's rate slot (not in any queue)",
             labels=["lane"],
         )
+        check_queue = GaugeMetricFamily(
+            "smsq_check_queue_depth", "Checks waiting for a check worker (queue smsq.check)"
+        )
         checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
         admin = CounterMetricFamily(
             "smsq_admin_actions", "Operator overrides by smsq admin (global)", labels=["action"]
@@ -135,18 +138,23 @@ class RedisCollector(Collector):
                 pipe.zcard(constants.due_key(lane))
             for name in ("checks", "admin", "receipts", "deliveries", "delivery_time"):
                 pipe.hgetall(constants.stats_key(name))
-            *per_lane, check_counts, admin_counts, receipts, deliveries, delivery_time = pipe.execute()
+            pipe.llen(constants.CHECK_QUEUE)
+            *per_lane, check_counts, admin_counts, receipts, deliveries, delivery_time, waiting_checks = (
+                pipe.execute()
+            )
         except redis.RedisError:
             return
         for index, lane in enumerate(self._lanes):
             depth.add_metric([lane], float(per_lane[2 * index]))
             waiting.add_metric([lane], float(per_lane[2 * index + 1]))
+        check_queue.add_metric([], float(waiting_checks))
         for result, count in check_results(check_counts).items():
             checks.add_metric([result], float(count))
         for action in ADMIN_ACTIONS:
             admin.add_metric([action], float(admin_counts.get(action, 0)))
         yield depth
         yield waiting
+        yield check_queue
         yield checks
         yield admin
         yield from receipt_families(receipts, deliveries, delivery_time)

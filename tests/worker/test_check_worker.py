@@ -23,3 +23,19 @@ def test_only_a_check_worker_turns_ack_emulation_off(queues: object, emulated: b
     _check_worker_tracks_no_unacked(conf=conf, options={"queues": queues})
     assert conf.broker_transport_options.get("ack_emulation", True) is emulated
     assert conf.broker_transport_options["visibility_timeout"] == 600
+
+
+def test_every_host_exports_how_many_checks_wait_for_a_check_worker(redis_client: object) -> None:
+    import redis
+
+    from producers.constants import CHECK_QUEUE
+    from worker.metrics import RedisCollector
+
+    assert isinstance(redis_client, redis.Redis)
+    redis_client.delete(CHECK_QUEUE)
+    redis_client.rpush(CHECK_QUEUE, "a", "b", "c")
+    try:
+        families = {family.name: family for family in RedisCollector(redis_client, ["default"]).collect()}
+        assert [sample.value for sample in families["smsq_check_queue_depth"].samples] == [3.0]
+    finally:
+        redis_client.delete(CHECK_QUEUE)
