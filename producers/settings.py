@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis import connection as redis_connection
 
@@ -37,9 +37,10 @@ from producers.constants import (
     SEND_LIMIT_SCOPES,
     TASK_TIME_LIMIT_S,
 )
-from producers.errors import ConfigurationError, InvalidInput
+from producers.errors import ConfigurationError, InvalidInput, UnknownPurpose
 from producers.limits import Rate, parse_rate, parse_rates
 from producers.phone import normalize_phone
+from producers.purposes import Purpose, PurposeSpec, parse_purposes, resolve_purposes
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
@@ -237,6 +238,12 @@ def _template_param(value: object) -> object:
     return value
 
 
+def _purposes(value: object) -> object:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_purposes(value)
+
+
 Rates = Annotated[tuple[Rate, ...], NoDecode, BeforeValidator(_rates)]
 OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(_optional_rate)]
 Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
@@ -248,6 +255,7 @@ BrokerUrl = Annotated[SecretStr | None, BeforeValidator(_broker_url)]
 HashKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_hash_keys)]
 EncryptionKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_encryption_keys)]
 ReceiptSecret = Annotated[SecretStr | None, BeforeValidator(_receipt_secret)]
+Purposes = Annotated[dict[str, PurposeSpec] | None, NoDecode, BeforeValidator(_purposes)]
 
 
 class Settings(BaseSettings):
@@ -286,15 +294,21 @@ class Settings(BaseSettings):
     access_key_secret: SecretStr | None = Field(
         default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET"
     )
+    # The values below are every purpose's defaults (see SMSQ_PURPOSES).
     sign_name: str = DEFAULT_SIGN_NAME
     template_code: str = DEFAULT_TEMPLATE_CODE
-    #: ``##code##`` is where Alibaba puts the code it generates; ``min`` is the validity in minutes.
-    template_param: TemplateParam = '{"code":"##code##","min":"5"}'
-    scheme_name: str = DEFAULT_SCHEME_NAME
+    #: ``##code##`` is where Alibaba puts the code it generates; ``##min##`` becomes the code's
+    #: validity in whole minutes (the purpose's ``code_ttl_s``), as template 100001's ``min`` says.
+    template_param: TemplateParam = '{"code":"##code##","min":"##min##"}'
+    scheme_name: str = Field(default=DEFAULT_SCHEME_NAME, min_length=1, max_length=20)
     #: Digits of the code Alibaba generates: 6, as Twilio Verify's default and NIST SP 800-63B ask.
     code_length: int = Field(default=6, ge=4, le=8)
     code_ttl_s: int = Field(default=300, ge=60, le=3600)  # Dypnsapi ValidTime
     provider_interval_s: int = Field(default=60, ge=10, le=3600)  # Dypnsapi Interval (resend gap)
+    #: JSON object purpose -> its sign_name, template_code, template_param, scheme_name, and
+    #: optionally code_length, code_ttl_s and limits; the values above fill what one leaves out.
+    #: Unset: any purpose name is accepted, all with the values above (one scheme).
+    purposes: Purposes = None
 
     # --- timeouts and retries -----------------------------------------------------------------------
     connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
@@ -366,6 +380,8 @@ class Settings(BaseSettings):
     #: (Flask and FastAPI take the client IP from Werkzeug's ProxyFix / uvicorn's proxy headers.)
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
+    _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.send_deadline_s > self.code_ttl_s:
@@ -373,6 +389,13 @@ class Settings(BaseSettings):
                 f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
                 f"({self.code_ttl_s}): a code delivered after it expires is useless"
             )
+        self._purposes = resolve_purposes(self.purposes, defaults=self._purpose_defaults())
+        for purpose in self._purposes.values():
+            if self.send_deadline_s > purpose.code_ttl_s:
+                raise ValueError(
+                    f"SMSQ_PURPOSES: purpose {purpose.name!r}: code_ttl_s ({purpose.code_ttl_s}) must not "
+                    f"be below SMSQ_SEND_DEADLINE_S ({self.send_deadline_s})"
+                )
         run_bound = self.send_deadline_s + self.connect_timeout_s + self.send_read_timeout_s
         if run_bound > MAX_SEND_DEADLINE_S:
             raise ValueError(
@@ -395,6 +418,38 @@ class Settings(BaseSettings):
             if rate and rate not in {str(item) for item in configured[scope]}:
                 shown = ", ".join(f"{scope}:{item}" for item in configured[scope]) or "none configured"
                 raise ValueError(f"SMSQ_MONITOR_RULES: {rule[:60]!r} is not a configured rule ({shown})")
+
+    def _purpose_defaults(self) -> PurposeSpec:
+        return PurposeSpec(
+            sign_name=self.sign_name,
+            template_code=self.template_code,
+            template_param=self.template_param,
+            scheme_name=self.scheme_name,
+            code_length=self.code_length,
+            code_ttl_s=self.code_ttl_s,
+            limits=self.purpose_limits,
+        )
+
+    def purpose(self, name: str) -> Purpose:
+        """The resolved configuration of purpose ``name``; raises
+        :class:`~producers.errors.UnknownPurpose` when SMSQ_PURPOSES is set and does not name it."""
+        purpose = self._purposes.get(name)
+        if purpose is not None:
+            return purpose
+        if self.purposes is not None:
+            raise UnknownPurpose(f"purpose {name[:40]!r} is not configured (SMSQ_PURPOSES)")
+        return Purpose.of(name, self._purpose_defaults())
+
+    @property
+    def default_scheme(self) -> str:
+        """The scheme a check without a purpose verifies in (SMSQ_SCHEME_NAME)."""
+        return self.scheme_name
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """Every scheme a live code can be in: the default and each configured purpose's."""
+        names = [self.scheme_name, *(purpose.scheme_name for purpose in self._purposes.values())]
+        return tuple(dict.fromkeys(names))
 
     def check_limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
         """The limits on checks, by scope (``constants.CHECK_LIMIT_SCOPES``)."""
