@@ -31,6 +31,9 @@ NO_CLOUD_PROBES = {
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 
+#: The provider's scheme when none is named ("默认方案"): its live-code keys keep their old names.
+DEFAULT_SCHEME_NAME = "默认方案"
+
 #: How long a queued send may go unclaimed before the recovery sweep looks for its message.
 DISPATCH_GRACE_S = 15
 
@@ -82,6 +85,13 @@ def lease_key(ticket: str) -> str:
 def last_sent_key(digest: str) -> str:
     """Ticket of the newest code sent to a number, for the code's life: the one a check verifies."""
     return f"{KEY_PREFIX}last:{digest}"
+
+
+def calls_key(digest: str) -> str:
+    """ZSET of the sends whose runs called the provider for one number recently (ticket -> ms), in
+    every scheme: the provider's resend interval is per number, so a ``biz.FREQUENCY`` proves an
+    ambiguous attempt went out only when no other send to the number may have caused it."""
+    return f"{KEY_PREFIX}calls:{digest}"
 
 
 def check_attempts_key(ticket: str) -> str:

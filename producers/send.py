@@ -12,11 +12,11 @@ from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
+from producers.purposes import PURPOSE_NAME
 from producers.records import SendState, Ticket
 from producers.settings import get_settings
 from producers.store import store_for
 
-_PURPOSE = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
@@ -30,7 +30,10 @@ def send_code(
 ) -> Ticket:
     """Queue a verification SMS to ``phone`` and return its ticket without waiting for the provider.
 
-    Raises :class:`~producers.errors.InvalidInput` for bad arguments and
+    ``purpose`` says what the code is for: its template, scheme and validity come from
+    ``SMSQ_PURPOSES`` (any name when that is unset), and only a check for the same purpose can
+    pass it. Raises :class:`~producers.errors.InvalidInput` for bad arguments (an
+    :class:`~producers.errors.UnknownPurpose` among them) and
     :class:`~producers.errors.RateLimited` (with ``rule`` and ``retry_after``) when an abuse limit
     refuses; in both cases nothing was recorded or queued. A repeated ``idempotency_key`` returns
     the original ticket with ``duplicate=True`` for as long as that send's code lives; the key is
@@ -41,8 +44,9 @@ def send_code(
     """
     settings = get_settings()
     number = normalize_phone(phone)
-    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
+    if not isinstance(purpose, str) or not PURPOSE_NAME.fullmatch(purpose):
         raise InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
+    settings.purpose(purpose)  # raises UnknownPurpose when SMSQ_PURPOSES does not name it
     if not isinstance(lane, str) or lane not in settings.lanes:
         shown = repr(lane[:40]) if isinstance(lane, str) else "given"
         raise UnknownLane(f"lane {shown} is not configured (SMSQ_LANES)")
@@ -72,6 +76,7 @@ def send_code(
         idempotency_keys=idempotency_keys,
         # a retry of the same request finds its send for as long as that send's code can be used
         idempotency_ttl_s=settings.code_ttl_s,
+        calls_key=keyring.calls_key(number),
     )
     if admission.outcome == "limited":
         store.count("rejected", admission.rule)

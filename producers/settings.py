@@ -34,6 +34,7 @@ from redis import connection as redis_connection
 from producers.constants import (
     CHECK_LIMIT_SCOPES,
     DEFAULT_RECEIPT_WAIT_S,
+    DEFAULT_SCHEME_NAME,
     SEND_LIMIT_SCOPES,
     TASK_TIME_LIMIT_S,
 )
@@ -47,7 +48,6 @@ DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
 #: The preset signature and template that Alibaba gives individual developers.
 DEFAULT_SIGN_NAME = "速通互联验证码"
 DEFAULT_TEMPLATE_CODE = "100001"
-DEFAULT_SCHEME_NAME = "默认方案"
 
 #: One task run retries until the send's deadline, and its last provider call may start just before
 #: it: deadline + connect + read timeout must end well inside the task time limit, so a run is

@@ -22,8 +22,9 @@ local minute_prefix = ARGV[11]
 local version = ARGV[12]                  -- schema version of the record
 local idempotency_ttl_s = tonumber(ARGV[13])
 local dispatch_grace_ms = tonumber(ARGV[14])  -- when the sweep first looks for the message
+local calls_key = ARGV[15]                -- the number's log of provider calls (claim.lua writes it)
 local IDEMPOTENCY_AT = 3
-local rules = read_rules(15, IDEMPOTENCY_AT + idempotency_names)
+local rules = read_rules(16, IDEMPOTENCY_AT + idempotency_names)
 
 for i = 1, idempotency_names do
   local existing = redis.call("GET", KEYS[IDEMPOTENCY_AT + i - 1])
@@ -41,7 +42,7 @@ local now_s = seconds(now_ms)
 redis.call("HSET", KEYS[1],
   "v", version, "state", "queued", SEALED_PHONE, sealed_phone, "masked", masked, "purpose", purpose,
   "lane", lane, "created_at", now_s, "updated_at", now_s,
-  "deadline_at", seconds(now_ms + useful_life_s * 1000), "attempts", 0)
+  "deadline_at", seconds(now_ms + useful_life_s * 1000), "attempts", 0, "calls_key", calls_key)
 redis.call("EXPIRE", KEYS[1], record_ttl_s)
 redis.call("ZADD", KEYS[2], now_ms + dispatch_grace_ms, ticket)
 if idempotency_names > 0 then
