@@ -130,6 +130,17 @@ def limit_key(scope: str, digest: str) -> str:
     return f"{KEY_PREFIX}limit:{scope}:{digest}"
 
 
+def pumping_key(kind: str, digest: str) -> str:
+    """The pumping breaker's state for one prefix and purpose: ``sent`` and ``ok`` (verified) logs
+    of its window, its ``trip`` (TTL = the cool-down) and ``strikes`` (trips in the last day)."""
+    return f"{KEY_PREFIX}pump:{kind}:{digest}"
+
+
+def pumping_trips_key() -> str:
+    """Hash of the breakers tripped recently: trip key -> prefix and purpose, sealed (for operators)."""
+    return f"{KEY_PREFIX}pump:trips"
+
+
 def limiter_key(name: str) -> str:
     """GCRA state (theoretical arrival time) of an upstream rate limiter."""
     return f"{KEY_PREFIX}gcra:{name}"

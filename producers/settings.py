@@ -137,6 +137,16 @@ def _phones(value: object) -> object:
     return frozenset(normalised)
 
 
+def _prefixes(value: object) -> object:
+    prefixes = _items(value)
+    if isinstance(prefixes, list | set | frozenset | tuple):
+        for prefix in prefixes:
+            if not (isinstance(prefix, str) and len(prefix) == 7 and prefix.isdigit() and prefix[0] == "1"):
+                raise ValueError("an entry is not a 7-digit mobile prefix (expected e.g. 1351111,1352222)")
+        return frozenset(prefixes)
+    return prefixes
+
+
 def _redis_url(value: object) -> object:
     expected = "expected redis://[:password@]host:port/db, rediss://… or unix:///path"
     if isinstance(value, str):
@@ -248,6 +258,7 @@ Rates = Annotated[tuple[Rate, ...], NoDecode, BeforeValidator(_rates)]
 OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(_optional_rate)]
 Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
 Phones = Annotated[frozenset[str], NoDecode, BeforeValidator(_phones)]
+Prefixes = Annotated[frozenset[str], NoDecode, BeforeValidator(_prefixes)]
 Lanes = Annotated[dict[str, Rate], NoDecode, BeforeValidator(_lanes)]
 TemplateParam = Annotated[str, BeforeValidator(_template_param)]
 RedisUrl = Annotated[SecretStr, BeforeValidator(_redis_url)]
@@ -337,6 +348,21 @@ class Settings(BaseSettings):
     monitor_rules: Names = frozenset()
     #: Numbers that bypass every abuse limit (test numbers), in any form phonenumbers reads.
     safe_numbers: Phones = frozenset()
+
+    # --- the pumping breaker (producers.pumping): conversion per 7-digit prefix and purpose -------
+    #: enforce: refuse sends to a tripped prefix; monitor: log and count a trip, refuse nothing.
+    pumping_mode: Literal["enforce", "monitor", "off"] = "enforce"
+    #: The breaker judges a prefix (per purpose) only once its window holds this many sends.
+    pumping_min_sends: int = Field(default=30, ge=5, le=100_000)
+    #: It trips when verified / sent in the window falls below this.
+    pumping_min_conversion: float = Field(default=0.2, gt=0, lt=1)
+    pumping_window_s: int = Field(default=3600, ge=60, le=86_400)
+    #: How long the first trip refuses; each further trip of the prefix within a day doubles it.
+    pumping_cooldown_s: int = Field(default=1800, ge=10, le=86_400)
+    pumping_max_cooldown_s: int = Field(default=43_200, ge=10, le=7 * 86_400)
+    #: 7-digit prefixes the breaker never judges (your own test ranges, a partner's block).
+    pumping_safe_prefixes: Prefixes = frozenset()
+
     #: Wrong answers one code accepts; then it is locked until it expires or a new code is sent.
     check_max_failures: int = Field(default=5, ge=1)
     #: Checks per client IP (IPv6 per /64), whatever their answer; 5x the per-IP sends by default, so
@@ -403,6 +429,8 @@ class Settings(BaseSettings):
                 f"must be at most {MAX_SEND_DEADLINE_S}: a task run retries until the deadline, and its "
                 "last call must end inside the run's time limit"
             )
+        if self.pumping_cooldown_s > self.pumping_max_cooldown_s:
+            raise ValueError("SMSQ_PUMPING_COOLDOWN_S must not exceed SMSQ_PUMPING_MAX_COOLDOWN_S")
         self._check_monitor_rules()
         return self
 

@@ -13,7 +13,7 @@ import enum
 import functools
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -22,6 +22,9 @@ from producers.errors import ServiceUnavailable, TicketNotFound
 from producers.receipts import MAX_DELIVERY_SERIES, ReceiptBatch, ReceiptOutcome
 from producers.records import SendState, SendStatus
 from producers.scripts import Scripts
+
+if TYPE_CHECKING:
+    from producers.pumping import Breaker
 
 
 class AdmissionOutcome(enum.StrEnum):
@@ -110,6 +113,8 @@ class Admission:
     rule: str = ""
     retry_after_s: float = 0.0
     monitored: tuple[str, ...] = ()
+    #: This send tripped the pumping breaker (refused in enforce mode, admitted in monitor mode).
+    tripped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +184,15 @@ class RecordStore:
         idempotency_keys: tuple[str, ...] = (),
         idempotency_ttl_s: int = 300,
         calls_key: str = "",
+        breaker: Breaker | None = None,
         now_ms: int | None = None,
     ) -> Admission:
         """Check every rule and write the record (``queued``), or change nothing.
 
         ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
         the one to write first; it lives ``idempotency_ttl_s``. ``calls_key`` names the number's
-        log of provider calls (``Keyring.calls_key``), which the send's runs enter."""
+        log of provider calls (``Keyring.calls_key``), which the send's runs enter. ``breaker``
+        judges the send's prefix and purpose (``producers.pumping``); None skips it."""
         rule_keys, rule_args = _rule_keys_and_args(rules)
         args: list[Any] = [
             ticket,
@@ -203,13 +210,24 @@ class RecordStore:
             idempotency_ttl_s,
             constants.DISPATCH_GRACE_S * 1000,
             calls_key,
+            0 if breaker is None else len(breaker.keys),
+            *(["off", 0, 0, 0, 0, 0, ""] if breaker is None else breaker.script_args()),
             *rule_args,
         ]
-        keys = [constants.record_key(ticket), constants.inflight_key(), *idempotency_keys, *rule_keys]
+        pump_keys = () if breaker is None else breaker.keys
+        keys = [
+            constants.record_key(ticket),
+            constants.inflight_key(),
+            *pump_keys,
+            *idempotency_keys,
+            *rule_keys,
+        ]
         reply = self._scripts.run("enqueue", keys, args)
         outcome = AdmissionOutcome(reply[0])
         if outcome is AdmissionOutcome.LIMITED:
-            return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+            return Admission(
+                outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000, tripped=reply[3] == "tripped"
+            )
         if outcome is AdmissionOutcome.DUPLICATE:
             created = float(reply[3]) if reply[3] else 0.0
             return Admission(
@@ -221,7 +239,13 @@ class RecordStore:
                 purpose=reply[5],
             )
         monitored = tuple(name for name in reply[3].split(",") if name)
-        return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
+        return Admission(
+            outcome,
+            ticket=reply[1],
+            created_at=int(reply[2]) / 1000,
+            monitored=monitored,
+            tripped=reply[4] == "tripped",
+        )
 
     def unadmit(
         self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]

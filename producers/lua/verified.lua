@@ -17,8 +17,15 @@ for i = 3, #KEYS do
   if redis.call("GET", KEYS[i]) == ticket then redis.call("DEL", KEYS[i]) end
 end
 local record = record_prefix .. ticket
-if redis.call("HGET", record, "state") == "sent" then
+local rec = redis.call("HMGET", record, "state", "pump_sent", "pump_ok")
+if rec[1] == "sent" then
   redis.call("HSET", record, "state", "verified", "updated_at", now_s, "verified_at", now_s)
   count_minute(minute_prefix, now_ms, "verified")
+  -- the pumping breaker's conversion: a verified send of its window, scored by when it was sent
+  local sent_ms = rec[2] and redis.call("ZSCORE", rec[2], ticket)
+  if sent_ms then
+    redis.call("ZADD", rec[3], sent_ms, ticket)
+    redis.call("PEXPIRE", rec[3], math.max(redis.call("PTTL", rec[2]), 1))
+  end
 end
 return ticket
