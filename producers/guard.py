@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from producers.keyring import Keyring
 from producers.limits import Rate
-from producers.settings import Settings, get_settings
 from producers.pumping import PREFIX_DIGITS
+from producers.settings import Settings, get_settings
 from producers.store import LimitRule
 
 
@@ -42,7 +42,12 @@ class Guard:
         )
 
     def rules_for(
-        self, phone: str, purpose: str, ip_bucket: str | None, *, purpose_limits: tuple[Rate, ...] | None = None
+        self,
+        phone: str,
+        purpose: str,
+        ip_bucket: str | None,
+        *,
+        purpose_limits: tuple[Rate, ...] | None = None,
     ) -> tuple[LimitRule, ...]:
         """The rules a send must pass; none for a number on the safe list. ``purpose_limits`` (the
         purpose's own, from SMSQ_PURPOSES) replace SMSQ_PURPOSE_LIMITS for its sends."""

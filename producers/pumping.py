@@ -83,7 +83,9 @@ class Breaker:
 def breaker_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, str, str, str]:
     """The breaker's keys for one prefix and purpose: sends log, verified log, trip, strikes."""
     digest = keyring.digests("pump", prefix, purpose)[0]
-    sent, verified, trip, strikes = (constants.pumping_key(kind, digest) for kind in ("sent", "ok", "trip", "strikes"))
+    sent, verified, trip, strikes = (
+        constants.pumping_key(kind, digest) for kind in ("sent", "ok", "trip", "strikes")
+    )
     return sent, verified, trip, strikes
 
 

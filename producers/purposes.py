@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-
 
 from producers.errors import InvalidInput
 from producers.limits import Rate, parse_rates

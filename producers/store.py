@@ -307,7 +307,13 @@ class RecordStore:
     # --- workers --------------------------------------------------------------------------------
 
     def claim(
-        self, ticket: str, *, lease_s: float, token: str, calls_window_s: float = 120, now_ms: int | None = None
+        self,
+        ticket: str,
+        *,
+        lease_s: float,
+        token: str,
+        calls_window_s: float = 120,
+        now_ms: int | None = None,
     ) -> Claim:
         """Take a send for one attempt (see claim.lua for the outcomes). The claim enters the send
         in its number's log of provider calls, kept ``calls_window_s``."""

@@ -17,12 +17,15 @@ The provider refuses a second send to the same number inside ``Interval`` (``biz
 a retry *inside that interval* is safe and tells us what happened: ``OK`` means the first request
 never took effect (one SMS, this one); ``biz.FREQUENCY`` proves the first one went out (one SMS,
 recorded as sent). Past the interval a retry could text a second, different code, so the send
-fails as ``ambiguous_unconfirmed`` instead. The interval is per number, across schemes and
-purposes: ``biz.FREQUENCY`` is proof only when no other send to the number was claimed for a
-provider call in the interval (the number's call log, ``constants.calls_key``); otherwise that
-other send may be what the provider refused for, and the send fails as ``ambiguous_unconfirmed``. The time of the first ambiguous attempt is kept in the
-record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
-window. Every time compared with the record's is on the Redis server's clock.
+fails as ``ambiguous_unconfirmed`` instead. The time of the first ambiguous attempt is kept in
+the record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
+window.
+
+The interval is per number, across schemes and purposes: ``biz.FREQUENCY`` is proof only when no
+other send to the number was claimed for a provider call in the interval (the number's call log,
+``constants.calls_key``). Otherwise that other send (a login code before this reset code, say) may
+be what the provider refused for, and the send fails as ``ambiguous_unconfirmed``. Every time
+compared with the record's is on the Redis server's clock.
 
 The record holds the number sealed (``producers.keyring``); a run opens it after the claim. A record
 that opens with none of the configured keys ends ``failed`` with reason ``undecryptable``.
@@ -173,24 +176,28 @@ class Delivery:
         s = self.settings
         return s.provider_interval_s + s.limiter_max_sleep_s + s.connect_timeout_s + s.send_read_timeout_s
 
-    def _run(self, run: _Run) -> Outcome:
+    def _unfit(self, run: _Run) -> str | None:
+        """Why a run can never send its send (a final reason), or None once its purpose and
+        number are ready."""
         claim = run.claim
         if claim.version != RECORD_VERSION:
             # written by another release: its fields may mean something else, so do not guess
-            state = run.finish(SendState.FAILED, {"reason": "schema"})
-            return Outcome(RunResult.of(state), "schema", claim.lane)
+            return "schema"
         try:
             run.purpose = self.settings.purpose(claim.purpose or "login")
-        except errors.UnknownPurpose as exc:
-            # the purpose left SMSQ_PURPOSES after the send was queued: nothing says how to send it
-            state = run.finish(SendState.FAILED, {"reason": exc.reason})
-            return Outcome(RunResult.of(state), exc.reason, claim.lane)
-        try:
             run.phone = self.keyring.unseal(claim.sealed_phone)
-        except errors.DecryptionFailed as exc:
-            # sealed under a key this worker does not have: it can never send it, so say why
-            state = run.finish(SendState.FAILED, {"reason": exc.reason})
-            return Outcome(RunResult.of(state), exc.reason, claim.lane)
+        except (errors.UnknownPurpose, errors.DecryptionFailed) as exc:
+            # the purpose left SMSQ_PURPOSES after the send was queued, or the number is sealed
+            # under a key this worker does not have: it can never be sent, so say why
+            return exc.reason
+        return None
+
+    def _run(self, run: _Run) -> Outcome:
+        claim = run.claim
+        unfit = self._unfit(run)
+        if unfit is not None:
+            state = run.finish(SendState.FAILED, {"reason": unfit})
+            return Outcome(RunResult.of(state), unfit, claim.lane)
         try:
             receipt = run.attempt()
         except TooLate:
@@ -347,7 +354,7 @@ class _Run:
                 raise AmbiguityUnresolved("an earlier attempt may have been delivered; not resending")
         started = self.last_call_at = self.now()
         try:
-            assert self.purpose is not None  # noqa: S101 - resolved before any attempt
+            assert self.purpose is not None
             receipt = self.d.provider.send(self.phone, out_id=self.ticket, purpose=self.purpose)
         except errors.ProviderError as exc:
             metrics.provider_request("send", self.now() - started, exc)

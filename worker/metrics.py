@@ -147,9 +147,16 @@ class RedisCollector(Collector):
             for name in ("checks", "admin", "pumping", "receipts", "deliveries", "delivery_time"):
                 pipe.hgetall(constants.stats_key(name))
             pipe.hkeys(constants.pumping_trips_key())
-            *per_lane, check_counts, admin_counts, pumping_counts, receipts, deliveries, delivery_time, trips = (
-                pipe.execute()
-            )
+            (
+                *per_lane,
+                check_counts,
+                admin_counts,
+                pumping_counts,
+                receipts,
+                deliveries,
+                delivery_time,
+                trips,
+            ) = pipe.execute()
             in_force = _existing(self._redis, trips)
         except redis.RedisError:
             return

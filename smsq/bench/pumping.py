@@ -84,7 +84,9 @@ class Tally:
     @classmethod
     def empty(cls) -> Tally:
         kinds = ("attack", "prefix_user", "other_user")
-        return cls(threading.Lock(), {k: [] for k in kinds}, {k: [] for k in kinds}, dict.fromkeys(kinds, 0), [])
+        return cls(
+            threading.Lock(), {k: [] for k in kinds}, {k: [] for k in kinds}, dict.fromkeys(kinds, 0), []
+        )
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def _numbers(picker: random.Random, params: Params) -> tuple[list[str], list[str
 
 
 def _schedule(params: Params) -> list[Event]:
-    picker = random.Random(14)  # noqa: S311 - a reproducible schedule, not a secret
+    picker = random.Random(14)
     attack, prefix_users, other_users = _numbers(picker, params)
     duration = params.attack_sends / params.attack_per_s
     events = [Event(i / params.attack_per_s, "attack", phone) for i, phone in enumerate(attack)]
@@ -228,7 +230,9 @@ def _figures(tally: Tally, params: Params, attack_ended: float, lifted_after: fl
         "attack": {
             "sends": params.attack_sends,
             "duration_s": round(attack_ended, 1),
-            "spent_before_first_trip": sum(at < first_trip for at in admitted) if first_trip else len(admitted),
+            "spent_before_first_trip": sum(at < first_trip for at in admitted)
+            if first_trip
+            else len(admitted),
             "spent_total": len(admitted),
             "refused": len(tally.refused["attack"]),
             "first_trip_at_s": None if first_trip is None else round(first_trip, 2),

@@ -184,7 +184,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     found["limiter_rate_over_limit"] = get(results, "limiter", "rate", "ratio")
     found["emulator_over_throughput_smsq"] = div(get(results, "emulator", "requests_per_s"), rate, 1)
     found["pumping_attack_spent_over_no_breaker"] = div(
-        get(results, "pumping", "attack", "spent_total"), get(results, "pumping", "attack", "no_breaker_spent")
+        get(results, "pumping", "attack", "spent_total"),
+        get(results, "pumping", "attack", "no_breaker_spent"),
     )
     found["receipts_achieved_over_offered"] = div(
         get(results, "receipts", "load", "achieved_per_s"),

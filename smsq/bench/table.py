@@ -246,7 +246,9 @@ def _pumping(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
     bench = results["pumping"]
     attack, inside, others = bench["attack"], bench["prefix_users"], bench["other_users"]
     no_breaker = attack["no_breaker_spent"]
-    rows.add("pumping", "attack SMS before first trip", attack["spent_before_first_trip"], "no breaker", no_breaker)
+    rows.add(
+        "pumping", "attack SMS before first trip", attack["spent_before_first_trip"], "no breaker", no_breaker
+    )
     rows.add(
         "pumping",
         f"attack SMS in all ({attack['trips']} trips)",

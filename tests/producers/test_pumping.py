@@ -151,4 +151,3 @@ def test_no_breaker_key_names_the_prefix(breaker_env: None, redis_client: redis.
     assert len(keys) >= 3
     assert not any(PREFIX in key for key in keys)
     assert all(PREFIX not in value for value in redis_client.hvals("smsq:pump:trips"))
-

@@ -39,7 +39,10 @@ def settings(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
 def delivery(settings: Settings) -> Delivery:
     client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
     return Delivery(
-        RecordStore(client), DypnsapiProvider(settings), UpstreamLimiter.from_settings(settings, client), settings
+        RecordStore(client),
+        DypnsapiProvider(settings),
+        UpstreamLimiter.from_settings(settings, client),
+        settings,
     )
 
 
@@ -69,7 +72,11 @@ def test_each_purpose_sends_its_own_template_scheme_and_validity_in_minutes(
         "100001",
         "5",
     )
-    assert (reset["scheme_name"], reset["template_code"], reset["template_param"]["min"]) == ("reset", "100003", "10")
+    assert (reset["scheme_name"], reset["template_code"], reset["template_param"]["min"]) == (
+        "reset",
+        "100003",
+        "10",
+    )
 
 
 def test_a_reset_code_in_its_own_scheme_passes_only_a_reset_check_at_the_provider(
@@ -99,7 +106,9 @@ def test_a_new_code_for_one_purpose_supersedes_the_other_in_a_shared_scheme(
     assert login != signup
 
 
-def test_codes_in_separate_schemes_stay_live_side_by_side(settings: Settings, redis_client: redis.Redis) -> None:
+def test_codes_in_separate_schemes_stay_live_side_by_side(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
     store, keyring, phone = RecordStore(redis_client), get_keyring(), "13533330005"
     login = admit_and_send(store, phone, "login")
     reset = admit_and_send(store, phone, "reset", scheme="reset")
