@@ -116,7 +116,7 @@ def remember_trip(client: redis.Redis, keyring: Keyring, prefix: str, purpose: s
 def trips(client: redis.Redis, keyring: Keyring) -> list[Trip]:
     """The breakers tripped now; entries whose cool-down ended are dropped from the list."""
     try:
-        listed: dict[str, str] = client.hgetall(constants.pumping_trips_key())
+        listed: dict[str, str] = client.hgetall(constants.pumping_trips_key())  # type: ignore[assignment]
         pipe = client.pipeline(transaction=False)
         for trip_key in listed:
             pipe.pttl(trip_key)
