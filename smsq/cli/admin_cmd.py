@@ -22,6 +22,7 @@ from producers.keyring import get_keyring
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.pumping import PREFIX_DIGITS, trips, unblock
+from producers.settings import get_settings
 from producers.store import store_for
 from smsq.cli.exits import exit_code_for
 
@@ -34,11 +35,14 @@ def admin() -> None:
 
 @admin.command()
 @click.argument("phone")
-def unlock(phone: str) -> None:
+@click.option("--purpose", help="The purpose of the code (its scheme); default: the default scheme.")
+def unlock(phone: str, purpose: str | None) -> None:
     """Lift the lockout of PHONE's live code: its wrong answers are forgotten."""
     try:
         number = normalize_phone(phone)
-        ticket, used = store_for(get_redis()).unlock(get_keyring().live_code_keys(number))
+        settings = get_settings()
+        scheme = settings.default_scheme if purpose is None else settings.purpose(purpose).scheme_name
+        ticket, used = store_for(get_redis()).unlock(get_keyring().live_code_keys(number, scheme))
     except ConfigurationError:
         raise  # the command group prints it in one line and exits 2
     except SmsqError as exc:
