@@ -131,8 +131,9 @@ def limit_key(scope: str, digest: str) -> str:
 
 
 def pumping_key(kind: str, digest: str) -> str:
-    """The pumping breaker's state for one prefix and purpose: ``sent`` and ``ok`` (verified) logs
-    of its window, its ``trip`` (TTL = the cool-down) and ``strikes`` (trips in the last day)."""
+    """The pumping breaker's state for one prefix and purpose: ``sent``, ``ok`` (verified) and ``dl``
+    (delivered) logs of its window, its ``trip`` (TTL = the cool-down) and ``strikes`` (trips in
+    the last day)."""
     return f"{KEY_PREFIX}pump:{kind}:{digest}"
 
 

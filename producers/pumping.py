@@ -10,8 +10,11 @@ within a day, up to ``SMSQ_PUMPING_MAX_COOLDOWN_S``) that lifts itself, and the 
 In ``monitor`` mode a trip is logged and counted and nothing is refused. Numbers on
 ``SMSQ_SAFE_NUMBERS`` and prefixes on ``SMSQ_PUMPING_SAFE_PREFIXES`` are never judged.
 
-The counting happens in the send's admission (``lua/enqueue.lua``) and its verification
-(``lua/verified.lua``); this module names the keys, keeps the list of trips for operators and
+With ``SMSQ_PUMPING_MIN_DELIVERY`` set (delivery receipts on), it also trips when fewer than that
+share of the window's sends older than a minute were reported delivered by the carrier.
+
+The counting happens in the send's admission (``lua/enqueue.lua``), its verification
+(``lua/verified.lua``) and its delivery receipt (``lua/receipts.lua``); this module names the keys, keeps the list of trips for operators and
 lifts a trip by hand (``smsq admin unblock``). Key names carry a keyed digest of prefix and
 purpose, never the prefix; the list of trips holds them sealed (``producers.keyring``).
 """
@@ -32,16 +35,21 @@ from producers.settings import Settings
 PREFIX_DIGITS = 7
 #: The rule a breaker refusal names (``pumping:<prefix>`` to the caller).
 RULE = "pumping"
+#: With ``SMSQ_PUMPING_MIN_DELIVERY``, only sends older than this count for delivery: most
+#: carrier receipts arrive within seconds, and a send still waiting for its own proves nothing.
+RECEIPT_GRACE_S = 60
 
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    """The breaker as one send meets it: its keys (sends, verified, trip, strikes) and settings."""
+    """The breaker as one send meets it: its keys (sends, verified, delivered, trip, strikes) and
+    settings."""
 
-    keys: tuple[str, str, str, str]
+    keys: tuple[str, str, str, str, str]
     mode: str
     min_sends: int
     min_conversion: float
+    min_delivery: float
     window_s: int
     cooldown_s: int
     max_cooldown_s: int
@@ -62,6 +70,7 @@ class Breaker:
             mode=settings.pumping_mode,
             min_sends=settings.pumping_min_sends,
             min_conversion=settings.pumping_min_conversion,
+            min_delivery=settings.pumping_min_delivery,
             window_s=settings.pumping_window_s,
             cooldown_s=settings.pumping_cooldown_s,
             max_cooldown_s=settings.pumping_max_cooldown_s,
@@ -77,16 +86,19 @@ class Breaker:
             self.cooldown_s * 1000,
             self.max_cooldown_s * 1000,
             constants.stats_key("pumping"),
+            self.min_delivery,
+            RECEIPT_GRACE_S * 1000,
         ]
 
 
-def breaker_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, str, str, str]:
-    """The breaker's keys for one prefix and purpose: sends log, verified log, trip, strikes."""
+def breaker_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, str, str, str, str]:
+    """The breaker's keys for one prefix and purpose: sends, verified and delivered logs, trip,
+    strikes."""
     digest = keyring.digests("pump", prefix, purpose)[0]
-    sent, verified, trip, strikes = (
-        constants.pumping_key(kind, digest) for kind in ("sent", "ok", "trip", "strikes")
+    sent, verified, delivered, trip, strikes = (
+        constants.pumping_key(kind, digest) for kind in ("sent", "ok", "dl", "trip", "strikes")
     )
-    return sent, verified, trip, strikes
+    return sent, verified, delivered, trip, strikes
 
 
 def rule_for(phone: str) -> str:
@@ -108,7 +120,7 @@ class Trip:
 def remember_trip(client: redis.Redis, keyring: Keyring, prefix: str, purpose: str) -> None:
     """Add a trip to the operators' list (the prefix sealed, its trip key as the field). Best
     effort: the trip itself is already in force."""
-    trip_key = breaker_keys(keyring, prefix, purpose)[2]
+    trip_key = breaker_keys(keyring, prefix, purpose)[3]
     with contextlib.suppress(redis.RedisError):
         client.hset(constants.pumping_trips_key(), trip_key, keyring.seal(f"{prefix}|{purpose}"))
 

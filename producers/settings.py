@@ -356,6 +356,9 @@ class Settings(BaseSettings):
     pumping_min_sends: int = Field(default=30, ge=5, le=100_000)
     #: It trips when verified / sent in the window falls below this.
     pumping_min_conversion: float = Field(default=0.2, gt=0, lt=1)
+    #: With delivery receipts on: it also trips when delivered / sent (sends older than a minute)
+    #: falls below this. 0 (the default) judges verifications only.
+    pumping_min_delivery: float = Field(default=0.0, ge=0, lt=1)
     pumping_window_s: int = Field(default=3600, ge=60, le=86_400)
     #: How long the first trip refuses; each further trip of the prefix within a day doubles it.
     pumping_cooldown_s: int = Field(default=1800, ge=10, le=86_400)

@@ -211,7 +211,7 @@ class RecordStore:
             constants.DISPATCH_GRACE_S * 1000,
             calls_key,
             0 if breaker is None else len(breaker.keys),
-            *(["off", 0, 0, 0, 0, 0, ""] if breaker is None else breaker.script_args()),
+            *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
             *rule_args,
         ]
         pump_keys = () if breaker is None else breaker.keys

@@ -12,6 +12,7 @@ import redis
 from producers import RateLimited, SendState, send_code
 from producers.keyring import get_keyring
 from producers.pumping import Breaker, breaker_keys, trips, unblock
+from producers.receipts import Receipt, ReceiptBatch
 from producers.settings import get_settings
 from producers.store import AdmissionOutcome, RecordStore
 from tests.conftest import clear_process_caches
@@ -102,11 +103,38 @@ def test_the_safe_lists_bypass_the_breaker(
     assert redis_client.hgetall("smsq:stats:pumping") == {}
 
 
-def admit(store: RecordStore, breaker: Breaker, now_ms: int) -> AdmissionOutcome:
+def admit(store: RecordStore, breaker: Breaker, now_ms: int, ticket: str | None = None) -> AdmissionOutcome:
     return store.admit(
-        ticket=uuid.uuid4().hex, sealed_phone="x", masked="x", purpose="login", lane="default", rules=(),
-        useful_life_s=60, record_ttl_s=600, breaker=breaker, now_ms=now_ms,
+        ticket=ticket or uuid.uuid4().hex, sealed_phone="x", masked="x", purpose="login", lane="default",
+        rules=(), useful_life_s=60, record_ttl_s=600, breaker=breaker, now_ms=now_ms,
     ).outcome  # fmt: skip
+
+
+@pytest.mark.parametrize(("delivered", "outcome"), [(3, "limited"), (8, "ok")])
+def test_with_receipts_judged_a_prefix_whose_sends_are_not_delivered_trips_once_they_are_a_minute_old(
+    breaker_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_client: redis.Redis,
+    delivered: int,
+    outcome: str,
+) -> None:
+    monkeypatch.setenv("SMSQ_PUMPING_MIN_DELIVERY", "0.5")
+    clear_process_caches()
+    store = RecordStore(redis_client)
+    breaker = Breaker.for_send(get_settings(), get_keyring(), number(), "login")
+    assert breaker is not None
+    start = 1_800_000_000_000
+    tickets = [uuid.uuid4().hex for _ in range(10)]
+    for ticket in tickets:
+        assert admit(store, breaker, start, ticket) == "ok"
+        store.finish(ticket, SendState.SENT, live_code_keys=("smsq:last:test",), code_ttl_s=300, now_ms=start)
+    for ticket in tickets[:3]:  # enough verify for the conversion rule (30 % >= 20 %)
+        store.check_passed(ticket, live_code_keys=())
+    receipts = [Receipt(ticket, index < delivered, "DELIVERED") for index, ticket in enumerate(tickets)]
+    store.apply_receipts(ReceiptBatch(tuple(receipts)), now_ms=start + 5000)
+    # within a minute of the sends their receipts may still be on the way: not judged yet
+    assert admit(store, breaker, start + 30_000) == "ok"
+    assert admit(store, breaker, start + 61_000) == outcome
 
 
 def test_the_cool_down_lifts_itself_and_doubles_with_each_repeat(
@@ -115,7 +143,7 @@ def test_the_cool_down_lifts_itself_and_doubles_with_each_repeat(
     store, settings = RecordStore(redis_client), get_settings()
     breaker = Breaker.for_send(settings, get_keyring(), number(), "login")
     assert breaker is not None
-    trip_key = breaker.keys[2]
+    trip_key = breaker.keys[3]
     start = 1_800_000_000_000
     for repeat, cooldown_s in enumerate((600, 1200, 2400)):
         now = start + repeat * 10_000_000
@@ -136,7 +164,7 @@ def test_an_operator_unblocks_a_prefix_and_the_next_send_goes_out(
         send_code(number(), lane="parked")
     assert unblock(redis_client, get_keyring(), PREFIX) == ["login"]
     send_code(number(), lane="parked")
-    _, _, trip_key, strikes = breaker_keys(get_keyring(), PREFIX, "login")
+    *_, trip_key, strikes = breaker_keys(get_keyring(), PREFIX, "login")
     assert not redis_client.exists(trip_key, strikes)
     assert trips(redis_client, get_keyring()) == []
     assert redis_client.hget("smsq:stats:admin", "unblock") == "1"
