@@ -14,9 +14,10 @@ With ``SMSQ_PUMPING_MIN_DELIVERY`` set (delivery receipts on), it also trips whe
 share of the window's sends older than a minute were reported delivered by the carrier.
 
 The counting happens in the send's admission (``lua/enqueue.lua``), its verification
-(``lua/verified.lua``) and its delivery receipt (``lua/receipts.lua``); this module names the keys, keeps the list of trips for operators and
-lifts a trip by hand (``smsq admin unblock``). Key names carry a keyed digest of prefix and
-purpose, never the prefix; the list of trips holds them sealed (``producers.keyring``).
+(``lua/verified.lua``) and its delivery receipt (``lua/receipts.lua``); this module names the keys,
+keeps the list of trips for operators and lifts a trip by hand (``smsq admin unblock``). Key names
+carry a keyed digest of prefix and purpose, never the prefix; the list of trips holds them sealed
+(``producers.keyring``).
 """
 
 from __future__ import annotations
