@@ -26,6 +26,9 @@ from producers.scripts import Scripts
 if TYPE_CHECKING:
     from producers.pumping import Breaker
 
+#: Purposes whose sends and verifications are counted apart (``conversion_counts``); beyond, "other".
+MAX_PURPOSE_SERIES = 32
+
 
 class AdmissionOutcome(enum.StrEnum):
     """What :meth:`RecordStore.admit` did."""
@@ -212,6 +215,8 @@ class RecordStore:
             calls_key,
             0 if breaker is None else len(breaker.keys),
             *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
+            constants.stats_key("conversion"),
+            MAX_PURPOSE_SERIES,
             *rule_args,
         ]
         pump_keys = () if breaker is None else breaker.keys
@@ -458,7 +463,14 @@ class RecordStore:
         result: str = self._scripts.run(
             "verified",
             [constants.check_attempts_key(ticket), constants.stats_key("checks"), *live_code_keys],
-            [ticket, constants.record_key(""), constants.minute_stats_key(""), ""],
+            [
+                ticket,
+                constants.record_key(""),
+                constants.minute_stats_key(""),
+                "",
+                constants.stats_key("conversion"),
+                MAX_PURPOSE_SERIES,
+            ],
         )
         return result
 
@@ -477,6 +489,16 @@ class RecordStore:
         statistic is never worth failing the operation it describes."""
         with contextlib.suppress(redis.RedisError):
             self._redis.hincrby(constants.stats_key(name), field, amount)
+
+
+def conversion_counts(raw: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Sends and verifications by purpose from the global counters (``{purpose: {"sent": n,
+    "verified": m}}``): their ratio is the conversion the pumping breaker judges per prefix."""
+    counts: dict[str, dict[str, int]] = {}
+    for field, value in raw.items():
+        event, _, purpose = field.partition("|")
+        counts.setdefault(purpose, {"sent": 0, "verified": 0})[event] = int(value)
+    return counts
 
 
 def check_results(raw: dict[str, str]) -> dict[str, int]:

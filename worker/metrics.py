@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from producers import constants, errors
 from producers.receipts import ReceiptOutcome, delivery_counts
-from producers.store import check_results
+from producers.store import check_results, conversion_counts
 
 #: What ``smsq admin`` counts in ``smsq:stats:admin`` (exported with a zero before the first one).
 ADMIN_ACTIONS = ("unlock", "unblock")
@@ -136,6 +136,11 @@ class RedisCollector(Collector):
             "refused (sends refused while tripped), monitored (sends that monitor mode let through)",
             labels=["event"],
         )
+        conversion = CounterMetricFamily(
+            "smsq_conversion",
+            "Sends admitted and sends verified, by purpose (global): verified / sent is the conversion",
+            labels=["purpose", "event"],
+        )
         tripped = GaugeMetricFamily(
             "smsq_pumping_tripped", "Prefix and purpose pairs whose pumping breaker is tripped now (global)"
         )
@@ -144,7 +149,15 @@ class RedisCollector(Collector):
             for lane in self._lanes:
                 pipe.llen(constants.queue_for_lane(lane))
                 pipe.zcard(constants.due_key(lane))
-            for name in ("checks", "admin", "pumping", "receipts", "deliveries", "delivery_time"):
+            for name in (
+                "checks",
+                "admin",
+                "pumping",
+                "conversion",
+                "receipts",
+                "deliveries",
+                "delivery_time",
+            ):
                 pipe.hgetall(constants.stats_key(name))
             pipe.hkeys(constants.pumping_trips_key())
             (
@@ -152,6 +165,7 @@ class RedisCollector(Collector):
                 check_counts,
                 admin_counts,
                 pumping_counts,
+                conversion_raw,
                 receipts,
                 deliveries,
                 delivery_time,
@@ -170,12 +184,16 @@ class RedisCollector(Collector):
         for event in PUMPING_EVENTS:
             pumping.add_metric([event], float(pumping_counts.get(event, 0)))
         tripped.add_metric([], float(in_force))
+        for purpose, counts in sorted(conversion_counts(conversion_raw).items()):
+            for event, count in counts.items():
+                conversion.add_metric([purpose, event], float(count))
         yield depth
         yield waiting
         yield checks
         yield admin
         yield pumping
         yield tripped
+        yield conversion
         yield from receipt_families(receipts, deliveries, delivery_time)
 
 

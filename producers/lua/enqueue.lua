@@ -36,9 +36,11 @@ local pump_max_cooldown_ms = tonumber(ARGV[22])
 local pump_stats = ARGV[23]               -- the breaker's global counters
 local pump_min_delivery = tonumber(ARGV[24])  -- delivered / sent below this trips it too (0: off)
 local pump_receipt_grace_ms = tonumber(ARGV[25])  -- sends younger than this await their receipt
+local conversion_stats = ARGV[26]         -- sends and verifications by purpose (verified.lua)
+local max_purposes = tonumber(ARGV[27])   -- purposes counted apart; then "other"
 local PUMP_AT = 3
 local IDEMPOTENCY_AT = PUMP_AT + pump_names
-local rules = read_rules(26, IDEMPOTENCY_AT + idempotency_names)
+local rules = read_rules(28, IDEMPOTENCY_AT + idempotency_names)
 
 for i = 1, idempotency_names do
   local existing = redis.call("GET", KEYS[IDEMPOTENCY_AT + i - 1])
@@ -119,4 +121,5 @@ if pump_names > 0 then
   redis.call("HSET", KEYS[1], "pump_sent", pump_sent, "pump_ok", pump_ok, "pump_dl", pump_dl)
 end
 count_minute(minute_prefix, now_ms, "queued")
+count_purpose(conversion_stats, "sent", purpose, max_purposes)
 return {"ok", ticket, tostring(now_ms), table.concat(monitored, ","), tripped}

@@ -14,7 +14,7 @@ from producers.keyring import get_keyring
 from producers.pumping import Breaker, breaker_keys, trips, unblock
 from producers.receipts import Receipt, ReceiptBatch
 from producers.settings import get_settings
-from producers.store import AdmissionOutcome, RecordStore
+from producers.store import AdmissionOutcome, RecordStore, conversion_counts
 from tests.conftest import clear_process_caches
 
 PREFIX = "1351111"
@@ -68,6 +68,9 @@ def test_sends_that_verify_keep_the_breaker_closed(breaker_env: None, redis_clie
         ticket = send_code(phone, lane="parked")
         verify(redis_client, ticket.id, phone)
     assert redis_client.hgetall("smsq:stats:pumping") == {}
+    send_code(number(), purpose="signup", lane="parked")
+    counts = conversion_counts(redis_client.hgetall("smsq:stats:conversion"))
+    assert counts == {"login": {"sent": 30, "verified": 30}, "signup": {"sent": 1, "verified": 0}}
 
 
 def test_monitor_mode_logs_and_counts_a_trip_and_refuses_nothing(
