@@ -237,7 +237,7 @@ def _receipt_secret(value: object) -> object:
 
 
 def _template_param(value: object) -> object:
-    expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"5"}'
+    expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"##min##"}'
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -475,12 +475,6 @@ class Settings(BaseSettings):
     def default_scheme(self) -> str:
         """The scheme a check without a purpose verifies in (SMSQ_SCHEME_NAME)."""
         return self.scheme_name
-
-    @property
-    def schemes(self) -> tuple[str, ...]:
-        """Every scheme a live code can be in: the default and each configured purpose's."""
-        names = [self.scheme_name, *(purpose.scheme_name for purpose in self._purposes.values())]
-        return tuple(dict.fromkeys(names))
 
     def check_limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
         """The limits on checks, by scope (``constants.CHECK_LIMIT_SCOPES``)."""
