@@ -135,3 +135,28 @@ def admit_and_send(store: RecordStore, phone: str, purpose: str, scheme: str = "
     )  # fmt: skip
     finish_sent(store, ticket, phone, scheme)
     return ticket
+
+
+def test_a_reset_code_in_its_own_scheme_is_never_confirmed_by_a_login_codes_frequency(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    phone = "13900000012"  # the emulator drops the second send unprocessed, then answers normally
+    login = admit(delivery, phone, "login")
+    assert delivery.deliver(login, token="a").result == "sent"
+    # the reset's first attempt is lost; its retry meets the interval the login started (the
+    # provider's interval is per number, whatever the scheme)
+    reset = admit(delivery, phone, "reset")
+    outcome = delivery.deliver(reset, token="b")
+    assert (outcome.result, outcome.reason) == ("failed", "ambiguous_unconfirmed")
+    assert redis_client.hget(f"smsq:send:{reset}", "confirmed_by") is None
+    assert [message["out_id"] for message in emulator.messages(phone)] == [login]
+
+
+def test_a_lost_first_attempt_with_no_other_send_around_is_still_confirmed_by_the_frequency(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    phone = "13900000009"  # the first send is processed, then its answer hangs past the read timeout
+    ticket = admit(delivery, phone, "reset")
+    assert delivery.deliver(ticket, token="a").result == "sent"
+    assert redis_client.hget(f"smsq:send:{ticket}", "confirmed_by") == "provider_frequency"
+    assert [message["out_id"] for message in emulator.messages(phone)] == [ticket]
