@@ -3,7 +3,8 @@
 One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: the check limits
 (per client IP, for everyone), then a reservation against the number's live code. A number with
 no live code gets no provider call at all: the check fails at no cost and counts against the
-caller's limits only, so checking a victim's number can never lock the victim out. Answers count
+caller's limits only, so checking a victim's number can never lock the victim out. A live code sent
+for another purpose than the check names fails the same way (``producers.purposes``). Answers count
 against the code (its send), not the number: every new code starts with its full share.
 """
 
@@ -41,6 +42,7 @@ def check_code(
     provider is not asked.
 
     Raises :class:`~producers.errors.InvalidCode` for a malformed code,
+    :class:`~producers.errors.UnknownPurpose` for a purpose SMSQ_PURPOSES does not name,
     :class:`~producers.errors.RateLimited` when a check limit refuses,
     :class:`~producers.errors.CheckLocked` after too many wrong answers to the live code (without
     asking the provider), and :class:`~producers.errors.ProviderError` when the provider cannot answer.
