@@ -78,7 +78,7 @@ def send_code(
         record_ttl_s=settings.record_ttl_s,
         idempotency_keys=idempotency_keys,
         # a retry of the same request finds its send for as long as that send's code can be used
-        idempotency_ttl_s=settings.code_ttl_s,
+        idempotency_ttl_s=configured.code_ttl_s,
         calls_key=keyring.calls_key(number),
         breaker=Breaker.for_send(settings, keyring, number, purpose),
     )
