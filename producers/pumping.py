@@ -119,11 +119,12 @@ class Trip:
 
 
 def remember_trip(client: redis.Redis, keyring: Keyring, prefix: str, purpose: str) -> None:
-    """Add a trip to the operators' list (the prefix sealed, its trip key as the field). Best
-    effort: the trip itself is already in force."""
+    """Add a trip to the operators' list (the prefix sealed, its trip key as the field), and drop
+    the entries whose cool-down ended. Best effort: the trip itself is already in force."""
     trip_key = breaker_keys(keyring, prefix, purpose)[3]
-    with contextlib.suppress(redis.RedisError):
+    with contextlib.suppress(redis.RedisError, ServiceUnavailable):
         client.hset(constants.pumping_trips_key(), trip_key, keyring.seal(f"{prefix}|{purpose}"))
+        trips(client, keyring)  # trips are rare: listing them prunes the list
 
 
 def trips(client: redis.Redis, keyring: Keyring) -> list[Trip]:
