@@ -23,6 +23,7 @@ from producers.errors import (
     SmsqError,
     TicketNotFound,
     UnknownLane,
+    UnknownPurpose,
 )
 from producers.phone import mask_phone, normalize_phone
 from producers.records import CheckResult, Delivery, SendState, SendStatus, Ticket
@@ -54,6 +55,7 @@ __all__ = [
     "Ticket",
     "TicketNotFound",
     "UnknownLane",
+    "UnknownPurpose",
     "check_code",
     "configure",
     "get_status",

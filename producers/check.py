@@ -3,7 +3,8 @@
 One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: the check limits
 (per client IP, for everyone), then a reservation against the number's live code. A number with
 no live code gets no provider call at all: the check fails at no cost and counts against the
-caller's limits only, so checking a victim's number can never lock the victim out. Answers count
+caller's limits only, so checking a victim's number can never lock the victim out. A live code sent
+for another purpose than the check names fails the same way (``producers.purposes``). Answers count
 against the code (its send), not the number: every new code starts with its full share.
 
 The provider is asked by a check worker (``SMSQ_CHECK_MODE=worker``, :mod:`producers.rpc`: this
@@ -21,6 +22,7 @@ from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
+from producers.purposes import PURPOSE_NAME
 from producers.records import CheckResult
 from producers.rpc import ask_check_workers
 from producers.settings import get_settings
@@ -30,14 +32,21 @@ from producers.verdict import NoVerdict, ask_provider
 _CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
 
-def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckResult:
+def check_code(
+    phone: str, code: str, *, client_ip: str | None = None, purpose: str | None = None
+) -> CheckResult:
     """Return whether ``code`` is the current code of ``phone``, and how many wrong answers remain.
+
+    With ``purpose``, only a live code sent for that purpose can pass: a code sent for another
+    purpose fails like a missing one, without asking the provider. Without it, the live code in
+    the default scheme (SMSQ_SCHEME_NAME) is checked whatever its purpose, as before purposes.
 
     ``client_ip`` (the end user's) counts against ``SMSQ_CHECK_IP_LIMITS``, as a send's does for
     sends. Without a live code for ``phone`` the answer is "not passed, 0 attempts left" and the
     provider is not asked.
 
     Raises :class:`~producers.errors.InvalidCode` for a malformed code,
+    :class:`~producers.errors.UnknownPurpose` for a purpose SMSQ_PURPOSES does not name,
     :class:`~producers.errors.RateLimited` when a check limit refuses,
     :class:`~producers.errors.CheckLocked` after too many wrong answers to the live code (without
     asking the provider), :class:`~producers.errors.ProviderError` when the provider cannot answer,
@@ -49,14 +58,16 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
     if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise errors.InvalidCode("code must be 4-8 letters or digits")
     bucket = None if client_ip is None else ip_bucket(client_ip)
+    scheme = _scheme_of(purpose)
     masked = mask_phone(number)
     guard = get_guard()
-    live_code_keys = guard.keyring.live_code_keys(number)
+    live_code_keys = guard.keyring.live_code_keys(number, scheme)
     store = store_for(get_redis())
     reservation = store.begin_check(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),
         max_failures=settings.check_max_failures,
+        purpose=purpose or "",
     )
     if reservation.outcome is CheckOutcome.LIMITED:
         log_event("check.rejected", phone=masked, rule=reservation.rule)
@@ -68,6 +79,9 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
     if reservation.outcome is CheckOutcome.NO_CODE:
         log_event("check.no_code", phone=masked)
         return CheckResult(False, 0)
+    if reservation.outcome is CheckOutcome.WRONG_PURPOSE:
+        log_event("check.wrong_purpose", phone=masked, purpose=purpose)
+        return CheckResult(False, 0)
     if reservation.outcome is CheckOutcome.LOCKED:
         log_event("check.locked", phone=masked, ticket=reservation.ticket)
         raise errors.CheckLocked(
@@ -75,7 +89,7 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
         )
     ticket = reservation.ticket
     try:
-        passed = _verdict(number, code, masked=masked, server_ms=reservation.server_ms)
+        passed = _verdict(number, code, scheme, masked=masked, server_ms=reservation.server_ms)
     except NoVerdict as failure:
         store.refund_check(ticket)
         store.count("checks", "error")
@@ -93,10 +107,20 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
     return CheckResult(False, attempts_left)
 
 
-def _verdict(number: str, code: str, *, masked: str, server_ms: int) -> bool:
-    """The provider's verdict, asked in this process (``SMSQ_CHECK_MODE=direct``) or by a check
-    worker (``worker``); raises :class:`NoVerdict` when the attempt can be given back."""
+def _scheme_of(purpose: str | None) -> str:
+    """The scheme a check for ``purpose`` verifies in (the default scheme without one)."""
+    settings = get_settings()
+    if purpose is None:
+        return settings.default_scheme
+    if not isinstance(purpose, str) or not PURPOSE_NAME.fullmatch(purpose):
+        raise errors.InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
+    return settings.purpose(purpose).scheme_name
+
+
+def _verdict(number: str, code: str, scheme: str, *, masked: str, server_ms: int) -> bool:
+    """The provider's verdict in ``scheme``, asked in this process (``SMSQ_CHECK_MODE=direct``) or
+    by a check worker (``worker``); raises :class:`NoVerdict` when the attempt can be given back."""
     settings = get_settings()
     if settings.check_mode == "direct":
-        return ask_provider(number, code, settings.check_attempts)
-    return ask_check_workers(number, code, masked=masked, now_ms=server_ms)
+        return ask_provider(number, code, scheme, settings.check_attempts)
+    return ask_check_workers(number, code, scheme, masked=masked, now_ms=server_ms)

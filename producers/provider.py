@@ -15,6 +15,7 @@ from typing import Any
 
 from producers import errors
 from producers.logs import install_redaction
+from producers.purposes import Purpose
 from producers.settings import Settings, get_settings
 
 PASS = "PASS"  # noqa: S105 - the VerifyResult of a passed check, not a password
@@ -202,19 +203,20 @@ class DypnsapiProvider:
             config["credential"] = CredentialClient()
         self._client = Client(open_api_models.Config(**config))
 
-    def send(self, phone: str, *, out_id: str) -> SendReceipt:
-        """Ask the provider to generate a code and text it; raise a ``ProviderError`` otherwise."""
+    def send(self, phone: str, *, out_id: str, purpose: Purpose) -> SendReceipt:
+        """Ask the provider to generate a code for ``purpose`` and text it; raise a
+        ``ProviderError`` otherwise."""
         from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
 
         s = self._settings
         request = models.SendSmsVerifyCodeRequest(
             phone_number=phone,
-            sign_name=s.sign_name,
-            template_code=s.template_code,
-            template_param=s.template_param,
-            scheme_name=s.scheme_name,
-            code_length=s.code_length,
-            valid_time=s.code_ttl_s,
+            sign_name=purpose.sign_name,
+            template_code=purpose.template_code,
+            template_param=purpose.template_param,
+            scheme_name=purpose.scheme_name,
+            code_length=purpose.code_length,
+            valid_time=purpose.code_ttl_s,
             interval=s.provider_interval_s,
             duplicate_policy=1,  # a newer code replaces an older one: only the latest SMS works
             out_id=out_id,
@@ -227,13 +229,17 @@ class DypnsapiProvider:
             latency_s=latency,
         )
 
-    def check(self, phone: str, code: str) -> CheckAnswer:
-        """Ask the provider whether ``code`` is the number's current code."""
+    def check(self, phone: str, code: str, *, scheme_name: str | None = None) -> CheckAnswer:
+        """Ask the provider whether ``code`` is the number's current code in ``scheme_name``
+        (default: SMSQ_SCHEME_NAME)."""
         from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
 
         s = self._settings
         request = models.CheckSmsVerifyCodeRequest(
-            phone_number=phone, verify_code=code, scheme_name=s.scheme_name, case_auth_policy=1
+            phone_number=phone,
+            verify_code=code,
+            scheme_name=scheme_name or s.scheme_name,
+            case_auth_policy=1,
         )
         body, latency = self._call("check_sms_verify_code_with_options", request, s.check_read_timeout_s)
         verdict = getattr(body.model, "verify_result", None)

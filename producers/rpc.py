@@ -178,15 +178,15 @@ def wait_for_reply(client: redis.Redis, key: str, timeout_s: float, *, socket_ti
     return None
 
 
-def seal_check(keyring: Keyring, number: str, code: str) -> str:
-    """The number and the code of a check, sealed together for the task payload."""
-    return keyring.seal(json.dumps([number, code]))
+def seal_check(keyring: Keyring, number: str, code: str, scheme: str) -> str:
+    """The number, the code and the scheme of a check, sealed together for the task payload."""
+    return keyring.seal(json.dumps([number, code, scheme]))
 
 
-def open_check(keyring: Keyring, sealed: str) -> tuple[str, str]:
-    """The number and the code sealed by :func:`seal_check`."""
-    number, code = json.loads(keyring.unseal(sealed))
-    return str(number), str(code)
+def open_check(keyring: Keyring, sealed: str) -> tuple[str, str, str]:
+    """The number, the code and the scheme sealed by :func:`seal_check`."""
+    number, code, scheme = json.loads(keyring.unseal(sealed))
+    return str(number), str(code), str(scheme)
 
 
 def call_workers(
@@ -235,15 +235,17 @@ def call_workers(
     raise NoVerdict(ServiceUnavailable(message + " (are the check workers running?)"))
 
 
-def ask_check_workers(number: str, code: str, *, masked: str, now_ms: int) -> bool:
-    """The provider's verdict on a check, asked by a check worker (``check_code`` in worker mode):
-    the number and the code sealed with the current encryption key, Flower and events shown only
-    ``masked``. Raises :class:`NoVerdict` when the attempt can be given back."""
+def ask_check_workers(number: str, code: str, scheme: str, *, masked: str, now_ms: int) -> bool:
+    """The provider's verdict on a check in ``scheme``, asked by a check worker (``check_code`` in
+    worker mode): the number, the code and the scheme sealed with the current encryption key,
+    Flower and events shown only ``masked``. Raises :class:`NoVerdict` when the attempt can be
+    given back."""
     settings = get_settings()
+    sealed = seal_check(get_guard().keyring, number, code, scheme)
     reply = call_workers(
         get_redis(),
         constants.CHECK_TASK_NAME,
-        kwargs={"v": constants.CHECK_TASK_VERSION, "sealed": seal_check(get_guard().keyring, number, code)},
+        kwargs={"v": constants.CHECK_TASK_VERSION, "sealed": sealed},
         kwargsrepr={"phone": masked},
         now_ms=now_ms,
         timeout_s=settings.check_timeout_s,

@@ -22,9 +22,12 @@ class NoVerdict(Exception):
         self.error = error
 
 
-def ask_provider(number: str, code: str, attempts: int, *, deadline_s: float | None = None) -> bool:
-    """The provider's verdict, retrying a transient failure up to ``attempts - 1`` times, never
-    starting a retry past ``deadline_s`` (epoch seconds: a worker's caller has given up by then).
+def ask_provider(
+    number: str, code: str, scheme: str, attempts: int, *, deadline_s: float | None = None
+) -> bool:
+    """The provider's verdict on ``code`` in ``scheme`` (the purpose's), retrying a transient
+    failure up to ``attempts - 1`` times, never starting a retry past ``deadline_s`` (epoch
+    seconds: a worker's caller has given up by then).
 
     Retrying is safe: a wrong code changes nothing at the provider. (If a timed-out call had in
     fact passed, the retry answers not-passed because the code is used up; the user asks again.)
@@ -36,7 +39,7 @@ def ask_provider(number: str, code: str, attempts: int, *, deadline_s: float | N
     ambiguous = False
     for attempt in range(1, attempts + 1):
         try:
-            return provider.check(number, code).passed
+            return provider.check(number, code, scheme_name=scheme).passed
         except errors.ProviderAmbiguous as exc:
             ambiguous = True
             last: errors.ProviderError = exc

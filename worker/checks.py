@@ -33,8 +33,8 @@ def answer_check(
         return settled.value
     started = time.perf_counter()
     try:
-        number, code = open_check(keyring, sealed)
-        passed = ask_provider(number, code, settings.check_attempts, deadline_s=deadline_ms / 1000)
+        number, code, scheme = open_check(keyring, sealed)
+        passed = ask_provider(number, code, scheme, settings.check_attempts, deadline_s=deadline_ms / 1000)
         reply = Reply(Answer.PASSED if passed else Answer.FAILED)
     except NoVerdict as failure:
         reply = Reply.failure(Answer.NO_VERDICT, failure.error)
