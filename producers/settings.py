@@ -20,6 +20,7 @@ SDK explicitly), otherwise from the ``alibabacloud-credentials`` default chain (
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import threading
@@ -423,6 +424,8 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
+    #: Any purpose without SMSQ_PURPOSES, resolved once: only its name differs from one to the next.
+    _open_purpose: Purpose | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -431,7 +434,9 @@ class Settings(BaseSettings):
                 f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
                 f"({self.code_ttl_s}): a code delivered after it expires is useless"
             )
-        self._purposes = resolve_purposes(self.purposes, defaults=self._purpose_defaults())
+        defaults = self._purpose_defaults()
+        self._purposes = resolve_purposes(self.purposes, defaults=defaults)
+        self._open_purpose = Purpose.of("", defaults)
         for purpose in self._purposes.values():
             if self.send_deadline_s > purpose.code_ttl_s:
                 raise ValueError(
@@ -482,7 +487,10 @@ class Settings(BaseSettings):
             return purpose
         if self.purposes is not None:
             raise UnknownPurpose(f"purpose {name[:40]!r} is not configured (SMSQ_PURPOSES)")
-        return Purpose.of(name, self._purpose_defaults())
+        # resolved at load, not per call: every send and every run asks, and building the defaults
+        # (a pydantic model) cost more than the rest of a run's own work
+        open_purpose = self._open_purpose or Purpose.of("", self._purpose_defaults())
+        return dataclasses.replace(open_purpose, name=name)
 
     @property
     def default_scheme(self) -> str:
