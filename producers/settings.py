@@ -424,8 +424,9 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
-    #: Any purpose without SMSQ_PURPOSES, resolved once: only its name differs from one to the next.
-    _open_purpose: Purpose | None = PrivateAttr(default=None)
+    #: Any purpose without SMSQ_PURPOSES, resolved once (only its name differs from one to the
+    #: next), with the global fields it was resolved from: a ``model_copy(update=...)`` copies it.
+    _open_purpose: tuple[tuple[object, ...], Purpose] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -434,9 +435,7 @@ class Settings(BaseSettings):
                 f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
                 f"({self.code_ttl_s}): a code delivered after it expires is useless"
             )
-        defaults = self._purpose_defaults()
-        self._purposes = resolve_purposes(self.purposes, defaults=defaults)
-        self._open_purpose = Purpose.of("", defaults)
+        self._purposes = resolve_purposes(self.purposes, defaults=self._purpose_defaults())
         for purpose in self._purposes.values():
             if self.send_deadline_s > purpose.code_ttl_s:
                 raise ValueError(
@@ -487,10 +486,15 @@ class Settings(BaseSettings):
             return purpose
         if self.purposes is not None:
             raise UnknownPurpose(f"purpose {name[:40]!r} is not configured (SMSQ_PURPOSES)")
-        # resolved at load, not per call: every send and every run asks, and building the defaults
+        # resolved once, not per call: every send and every run asks, and building the defaults
         # (a pydantic model) cost more than the rest of a run's own work
-        open_purpose = self._open_purpose or Purpose.of("", self._purpose_defaults())
-        return dataclasses.replace(open_purpose, name=name)
+        fields: tuple[object, ...] = (
+            *(self.sign_name, self.template_code, self.template_param, self.scheme_name),
+            *(self.code_length, self.code_ttl_s, self.purpose_limits),
+        )
+        if self._open_purpose is None or self._open_purpose[0] != fields:
+            self._open_purpose = (fields, Purpose.of("", self._purpose_defaults()))
+        return dataclasses.replace(self._open_purpose[1], name=name)
 
     @property
     def default_scheme(self) -> str:
