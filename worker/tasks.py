@@ -60,7 +60,7 @@ def send_code(self: Task, ticket: str, *_: Any, v: int = TASK_VERSION, **__: Any
     token = uuid.uuid4().hex
     try:
         with metrics.in_progress(queue.removeprefix(QUEUE_PREFIX) or "unknown"):
-            outcome = delivery.deliver(ticket, token=token)
+            outcome = delivery.deliver(ticket, token=token, lane=queue.removeprefix(QUEUE_PREFIX) or None)
     except ServiceUnavailable:
         # Redis failed mid-run: the send was handed back if Redis let us, else its lease lapses.
         # Either way the recovery sweep publishes it again once Redis answers (worker/recovery.py);
