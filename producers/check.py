@@ -5,28 +5,30 @@ One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: 
 no live code gets no provider call at all: the check fails at no cost and counts against the
 caller's limits only, so checking a victim's number can never lock the victim out. Answers count
 against the code (its send), not the number: every new code starts with its full share.
+
+Written once as a flow (:mod:`producers.effect`): ``check_code`` runs it blocking, ``acheck_code``
+on the event loop.
 """
 
 from __future__ import annotations
 
 import re
-import time
 
 from producers import errors
-from producers.connections import get_redis
+from producers.effect import Flow, Pause, awaitable, blocking
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
-from producers.provider import get_provider
+from producers.provider import AskProvider
 from producers.records import CheckResult
 from producers.settings import get_settings
-from producers.store import CheckOutcome, store_for
+from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op, refund_check_op
 
 _CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
 
-def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckResult:
+def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[CheckResult]:
     """Return whether ``code`` is the current code of ``phone``, and how many wrong answers remain.
 
     ``client_ip`` (the end user's) counts against ``SMSQ_CHECK_IP_LIMITS``, as a send's does for
@@ -46,8 +48,7 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
     masked = mask_phone(number)
     guard = get_guard()
     live_code_keys = guard.keyring.live_code_keys(number)
-    store = store_for(get_redis())
-    reservation = store.begin_check(
+    reservation = yield from begin_check_op(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),
         max_failures=settings.check_max_failures,
@@ -69,17 +70,17 @@ def check_code(phone: str, code: str, *, client_ip: str | None = None) -> CheckR
         )
     ticket = reservation.ticket
     try:
-        passed = _ask_provider(number, code, settings.check_attempts)
+        passed = yield from _ask_provider(number, code, settings.check_attempts)
     except _NoVerdict as failure:
-        store.refund_check(ticket)
-        store.count("checks", "error")
+        yield from refund_check_op(ticket)
+        yield from Count("checks", "error")
         raise failure.error from None
     except errors.ProviderError:
         # the provider may have judged the code before the answer was lost: the answer counts
-        store.count("checks", "error")
+        yield from Count("checks", "error")
         raise
     if passed:
-        store.check_passed(ticket, live_code_keys=live_code_keys)
+        yield from check_passed_op(ticket, live_code_keys=live_code_keys)
         log_event("check.passed", phone=masked, ticket=ticket)
         return CheckResult(True, settings.check_max_failures, ticket)
     attempts_left = settings.check_max_failures - reservation.used
@@ -95,7 +96,7 @@ class _NoVerdict(Exception):
         self.error = error
 
 
-def _ask_provider(number: str, code: str, attempts: int) -> bool:
+def _ask_provider(number: str, code: str, attempts: int) -> Flow[bool]:
     """The provider's verdict, retrying a transient failure ``attempts - 1`` times.
 
     Retrying is safe: a wrong code changes nothing at the provider. (If a timed-out call had in
@@ -103,11 +104,10 @@ def _ask_provider(number: str, code: str, attempts: int) -> bool:
     Raises :class:`_NoVerdict` when no attempt can have reached a verdict (refused connections,
     error answers), so the reservation can be given back; a possible verdict keeps it.
     """
-    provider = get_provider()
     ambiguous = False
     for attempt in range(1, attempts + 1):
         try:
-            return provider.check(number, code).passed
+            return (yield from AskProvider(number, code))
         except errors.ProviderAmbiguous as exc:
             ambiguous = True
             last: errors.ProviderError = exc
@@ -118,7 +118,11 @@ def _ask_provider(number: str, code: str, attempts: int) -> bool:
                 raise
             raise _NoVerdict(exc) from None
         if attempt < attempts:
-            time.sleep(0.05 * attempt)
+            yield from Pause(0.05 * attempt)
     if ambiguous:
         raise last
     raise _NoVerdict(last)
+
+
+check_code = blocking(checking, "check_code")
+acheck_code = awaitable(checking, "acheck_code")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from producers import errors
+from producers.effect import Effect
 from producers.logs import install_redaction
 from producers.settings import Settings, get_settings
 
@@ -223,39 +225,84 @@ class DypnsapiProvider:
 
     def check(self, phone: str, code: str) -> CheckAnswer:
         """Ask the provider whether ``code`` is the number's current code."""
+        request, runtime, started = self._check_request(phone, code)
+        response = _guarded(self._client.check_sms_verify_code_with_options, request, runtime)
+        return _check_answer(_body(response), started)
+
+    async def acheck(self, phone: str, code: str) -> CheckAnswer:
+        """:meth:`check` with the SDK's asyncio call (aiohttp), on the running event loop."""
+        request, runtime, started = self._check_request(phone, code)
+        response = await _aguarded(self._client.check_sms_verify_code_with_options_async(request, runtime))
+        return _check_answer(_body(response), started)
+
+    def _check_request(self, phone: str, code: str) -> tuple[Any, Any, float]:
         from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
 
         s = self._settings
         request = models.CheckSmsVerifyCodeRequest(
             phone_number=phone, verify_code=code, scheme_name=s.scheme_name, case_auth_policy=1
         )
-        body, latency = self._call("check_sms_verify_code_with_options", request, s.check_read_timeout_s)
-        verdict = getattr(body.model, "verify_result", None)
-        return CheckAnswer(passed=verdict == PASS, latency_s=latency)
+        return request, self._runtime(s.check_read_timeout_s), time.perf_counter()
 
     def _call(self, method: str, request: Any, read_timeout_s: float) -> tuple[Any, float]:
+        started = time.perf_counter()
+        response = _guarded(getattr(self._client, method), request, self._runtime(read_timeout_s))
+        return _body(response), time.perf_counter() - started
+
+    def _runtime(self, read_timeout_s: float) -> Any:
         from alibabacloud_tea_util import models as util_models  # noqa: PLC0415
 
-        runtime = util_models.RuntimeOptions(
+        return util_models.RuntimeOptions(
             read_timeout=int(read_timeout_s * 1000),
             connect_timeout=int(self._settings.connect_timeout_s * 1000),
         )
-        started = time.perf_counter()
-        failure: errors.ProviderError | None = None
-        try:
-            response = getattr(self._client, method)(request, runtime)
-        except Exception as exc:
-            failure = error_for_exception(exc)
-        if failure is not None:
-            # Raised outside the handler, so no traceback carries the SDK's exception: its text
-            # holds the request URL, and with it the phone number and the code.
-            raise failure
-        latency = time.perf_counter() - started
-        body = response.body
-        code = str(body.code or "")
-        if code != "OK":
-            raise error_for_code(code or "EmptyCode", status=response.status_code)
-        return body, latency
+
+
+# The SDK's exception is mapped inside the handler and raised outside it, so no traceback carries
+# it: its text holds the request URL, and with it the phone number and the code.
+
+
+def _guarded(call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except Exception as exc:
+        failure = error_for_exception(exc)
+    raise failure
+
+
+async def _aguarded(pending: Awaitable[Any]) -> Any:
+    try:
+        return await pending
+    except Exception as exc:
+        failure = error_for_exception(exc)
+    raise failure
+
+
+def _body(response: Any) -> Any:
+    """The answer's body, or the error its ``Code`` names."""
+    body = response.body
+    code = str(body.code or "")
+    if code != "OK":
+        raise error_for_code(code or "EmptyCode", status=response.status_code)
+    return body
+
+
+def _check_answer(body: Any, started: float) -> CheckAnswer:
+    verdict = getattr(body.model, "verify_result", None)
+    return CheckAnswer(passed=verdict == PASS, latency_s=time.perf_counter() - started)
+
+
+class AskProvider(Effect[bool]):
+    """Whether the provider passes ``code`` for ``phone`` (one call, no retry)."""
+
+    def __init__(self, phone: str, code: str) -> None:
+        self.phone, self.code = phone, code
+
+    def run(self) -> bool:
+        return get_provider().check(self.phone, self.code).passed
+
+    async def arun(self) -> bool:
+        return (await get_provider().acheck(self.phone, self.code)).passed
 
 
 _lock = threading.Lock()
