@@ -188,6 +188,24 @@ class Count(Effect[None]):
 # --- the producers' operations (send, check, status) ----------------------------------------------
 
 
+def _admission(reply: Any) -> Admission:
+    outcome = AdmissionOutcome(reply[0])
+    if outcome is AdmissionOutcome.LIMITED:
+        return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+    if outcome is AdmissionOutcome.DUPLICATE:
+        created = float(reply[3]) if reply[3] else 0.0
+        return Admission(
+            outcome,
+            ticket=reply[1],
+            state=reply[2],
+            created_at=created,
+            lane=reply[4],
+            purpose=reply[5],
+        )
+    monitored = tuple(name for name in reply[3].split(",") if name)
+    return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
+
+
 def admit_op(
     *,
     ticket: str,
@@ -228,24 +246,6 @@ def admit_op(
     return Op("enqueue", keys, args, _admission)
 
 
-def _admission(reply: Any) -> Admission:
-    outcome = AdmissionOutcome(reply[0])
-    if outcome is AdmissionOutcome.LIMITED:
-        return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
-    if outcome is AdmissionOutcome.DUPLICATE:
-        created = float(reply[3]) if reply[3] else 0.0
-        return Admission(
-            outcome,
-            ticket=reply[1],
-            state=reply[2],
-            created_at=created,
-            lane=reply[4],
-            purpose=reply[5],
-        )
-    monitored = tuple(name for name in reply[3].split(",") if name)
-    return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
-
-
 def unadmit_op(
     ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]
 ) -> Op[None]:
@@ -276,6 +276,17 @@ def status_op(ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_
     return Op("status", [constants.record_key(ticket)], [], read)
 
 
+def _reservation(reply: Any) -> CheckReservation:
+    outcome = CheckOutcome(reply[0])
+    if outcome is CheckOutcome.LIMITED:
+        return CheckReservation(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+    if outcome is CheckOutcome.LOCKED:
+        return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
+    if outcome is CheckOutcome.OK:
+        return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]))
+    return CheckReservation(outcome)
+
+
 def begin_check_op(
     *,
     live_code_keys: tuple[str, ...],
@@ -296,17 +307,6 @@ def begin_check_op(
         *rule_args,
     ]
     return Op("check_begin", keys, args, _reservation)
-
-
-def _reservation(reply: Any) -> CheckReservation:
-    outcome = CheckOutcome(reply[0])
-    if outcome is CheckOutcome.LIMITED:
-        return CheckReservation(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
-    if outcome is CheckOutcome.LOCKED:
-        return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
-    if outcome is CheckOutcome.OK:
-        return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]))
-    return CheckReservation(outcome)
 
 
 def refund_check_op(ticket: str) -> Op[None]:
