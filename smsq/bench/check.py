@@ -85,7 +85,7 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
     numbers = Numbers("150").many(NUMBERS)
     for number in numbers:
         reused.send_sms_verify_code_with_options(sdk_send_request(number), runtime)
-        _record_live_code(number)
+        record_live_code(number)
     picker = random.Random(4)
 
     def wrong() -> tuple[str, str]:
@@ -101,7 +101,7 @@ def _variants(bed: Bed) -> dict[str, Callable[[], object]]:
     return {"smsq": lambda: check_code(*wrong()), "sdk": sdk, "seed": seed}
 
 
-def _record_live_code(number: str) -> None:
+def record_live_code(number: str) -> None:
     """Record ``number``'s code as sent, as a worker does after the provider accepted it."""
     import uuid  # noqa: PLC0415
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsq.bench.report import CHECK_LATENCIES_MS, check_latency, div, get, worker_cpu
+from smsq.bench.report import CHECK_LATENCIES_MS, async_burst, check_latency, div, get, worker_cpu
 
 _HEADER = ("benchmark", "figure", "smsq", "baseline", "value", "ratio")
 _QUANTILES = ("p50", "p95", "p99")
@@ -75,6 +75,7 @@ def table(report: dict[str, Any]) -> str:
         ("limiter", _limiter),
         ("emulator", _emulator),
         ("receipts", _receipts),
+        ("async", _async),
     ):
         if ok(name):
             part(rows, results, report["ratios"])
@@ -239,3 +240,27 @@ def _receipts(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
         "retry 0.6 s",
         0.6,
     )
+
+
+def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
+    for kind in ("check", "send"):
+        for figure, label in (("total", "burst of 100, ms"), ("loop_lag", "loop lag ms")):
+            for q in _QUANTILES:
+                rows.add(
+                    "async",
+                    f"a{kind}_code {label} {q}",
+                    async_burst(results, kind, "async", figure, q),
+                    "threads",
+                    async_burst(results, kind, "threads", figure, q),
+                    r.get(f"async_{kind}_{figure}_p50_async_over_threads") if q == "p50" else None,
+                )
+        for q in _QUANTILES:
+            rows.add(
+                "async",
+                f"a{kind}_code one call {q} ms",
+                get(results, "async", "per_call", f"{kind}_async", f"{q}_ms"),
+                f"{kind}_code",
+                get(results, "async", "per_call", f"{kind}_sync", f"{q}_ms"),
+                r.get(f"async_{kind}_per_call_p50_async_over_sync") if q == "p50" else None,
+                digits=3,
+            )
