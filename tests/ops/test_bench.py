@@ -108,6 +108,12 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     assert receipts["outage"]["probe_statuses"] == {"503": 10}, "a frozen Redis answers 503, not a hang"
     assert receipts["outage"]["delivered"] == receipts["outage"]["sends"], "the emulator's retry lands"
 
+    bursts = bench["async"]["bursts"]
+    assert set(bursts) == {"check_async", "check_threads", "send_async", "send_threads"}
+    for name, burst in bursts.items():
+        assert burst["total"]["n"] == bench["async"]["params"]["rounds"] and burst["loop_lag"]["n"] > 0, name
+    assert all(call["n"] == bench["async"]["params"]["calls"] for call in bench["async"]["per_call"].values())
+
     # every ratio and every target verdict is present (their values are the report's business)
     assert all(value is not None for value in report["ratios"].values()), report["ratios"]
     assert all(value is not None for value in report["overheads_ms"].values()), report["overheads_ms"]
