@@ -61,12 +61,12 @@ class Pause(Effect[None]):
 #: a burst from wanting more broker connections than Celery's pool holds (``broker_pool_limit`` 10).
 BLOCKING_THREADS = 4
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, str], ThreadPoolExecutor] = {}
 
 
 class Blocking(Effect[T]):
     """A call that blocks: the sync API makes it in place, the async API on a small thread pool
-    (one per process, :data:`BLOCKING_THREADS` threads), so the event loop never waits on it."""
+    (:data:`BLOCKING_THREADS`), so the event loop never waits on it."""
 
     def __init__(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> None:
         self._call = functools.partial(call, *args, **kwargs)
@@ -75,17 +75,16 @@ class Blocking(Effect[T]):
         return self._call()
 
     async def arun(self) -> T:
-        return await asyncio.get_running_loop().run_in_executor(_pool(), self._call)
+        return await in_thread(self._call, pool="blocking", threads=BLOCKING_THREADS)
 
 
-def _pool() -> ThreadPoolExecutor:
-    pid = os.getpid()  # a forked child has none of its parent's threads: it gets a pool of its own
-    pool = _pools.get(pid)
-    if pool is None:
-        pool = _pools.setdefault(
-            pid, ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="smsq-blocking")
-        )
-    return pool
+async def in_thread(call: Callable[[], T], *, pool: str, threads: int) -> T:
+    """``call()`` on the process's thread pool named ``pool`` (at most ``threads`` threads)."""
+    key = (os.getpid(), pool)  # a forked child has none of its parent's threads: it gets pools of its own
+    executor = _pools.get(key)
+    if executor is None:
+        executor = _pools.setdefault(key, ThreadPoolExecutor(threads, thread_name_prefix=f"smsq-{pool}"))
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 class _Stepper(Generic[T]):
