@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from producers.constants import SEND_TASK_NAME, TASK_VERSION, queue_for_lane
@@ -43,10 +44,18 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-@functools.cache
+_lock = threading.Lock()
+
+
 def producer_app() -> Celery:
     """The producer-side Celery app of this process (also used to ping workers). Celery loads on
     the first publish, so importing ``producers`` stays cheap."""
+    with _lock:  # Celery's lazy modules fail when two threads import them at once
+        return _build_app()
+
+
+@functools.cache
+def _build_app() -> Celery:
     from celery import Celery  # noqa: PLC0415
 
     app = Celery("smsq-producer", set_as_current=False)
@@ -77,4 +86,4 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
 
 def reset_app() -> None:
     """Forget the producer app (see :func:`producers.process.reset_caches`)."""
-    producer_app.cache_clear()
+    _build_app.cache_clear()
