@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from producers import SmsqError, get_status
 from producers.publisher import producer_app
 from smsq.chaos.bed import ChaosBed, WorkerHost
 
@@ -49,6 +50,9 @@ class FaultEvent:
     held: list[str] | None = None
     #: True when the target was running a send as it was killed; None when unknown
     mid_call: bool | None = None
+    #: task runs of each held send read right after the kill (a dead process cannot add one, so
+    #: a higher count later is another worker taking the send over)
+    held_runs: dict[str, int] = field(default_factory=dict)
 
 
 class Injector:
@@ -72,6 +76,7 @@ class Injector:
             event = actions[kind]()
         except Exception as exc:  # a lever that failed is a finding of the report, not a crash
             event = FaultEvent(kind, started, time.time(), f"failed: {exc!r}")
+        event.held_runs = _runs_of(event.held or [])
         self.events.append(event)
         return event
 
@@ -175,3 +180,14 @@ class Injector:
     def _missed(kind: str) -> FaultEvent:
         now = time.time()
         return FaultEvent(kind, now, now, "no live target")
+
+
+def _runs_of(tickets: list[str]) -> dict[str, int]:
+    """The task runs each send has had so far (those Redis can tell now)."""
+    runs = {}
+    for ticket in tickets:
+        try:
+            runs[ticket] = get_status(ticket).attempts
+        except SmsqError:  # Redis down in the combined scenario, or the record gone
+            continue
+    return runs

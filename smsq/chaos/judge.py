@@ -13,6 +13,11 @@ Pure functions over plain records, so they can be checked without a bed. Definit
 - **kill -> final**: for each kill, the time until every send accepted before it and not final at
   it is final (an upper bound of the takeover), and the same for the sends Celery said the killed
   process held just before.
+- **takeover**: for each send the killed process held, the time from the kill until another worker
+  took it (its task runs rose above the count read right after the kill) or it was final; and
+  **slot -> final**: the time from its rate slot (the later of the kill and the slot it was parked
+  for after the takeover) until it was final. A kill whose held set Celery could not tell is
+  counted apart, never as "never".
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from smsq.chaos.scenarios import KILLS, REDIS_FAULTS, Scenario
 UNCERTAIN_REASONS = frozenset({"ambiguous_unconfirmed", "ambiguous_expired"})
 #: A refusal this long after Redis came back still counts as "while Redis was down".
 REDIS_GRACE_S = 5.0
+#: A held send must be taken over within this long of the kill, and final within this long of its
+#: rate slot (issue 10's promise).
+TAKEOVER_BOUND_S = 30.0
 _LISTED = 20  # tickets listed per finding in the JSON
 
 
@@ -123,8 +131,13 @@ def judge(
         "timeline": _timeline(window, entries, events),
     }
     killed = [k for k in figures["kills"] if k["pids"]]
+    held = [k for k in killed if k["held"]]
+    taken = [k for k in held if k["takeover_known"]]
     figures["max_kill_to_final_s"] = _max_or_none([k["bound_to_final_s"] for k in killed])
-    figures["max_held_to_final_s"] = _max_or_none([k["held_to_final_s"] for k in killed])
+    figures["max_held_to_final_s"] = _max_or_none([k["held_to_final_s"] for k in held])
+    figures["max_takeover_s"] = _max_or_none([k["takeover_s"] for k in taken])
+    figures["max_slot_to_final_s"] = _max_or_none([k["slot_to_final_s"] for k in held])
+    figures["kills_held_unknown"] = sum(1 for k in killed if k["held"] is None)
     figures["invariants"] = _invariants(window.scenario, figures, len(host_exits))
     figures["passed"] = all(figures["invariants"].values())
     return figures
@@ -143,6 +156,13 @@ def _invariants(scenario: Scenario, figures: Mapping[str, Any], host_exits: int)
     }
     if scenario.kills and not scenario.redis_faults and not scenario.provider_faults:
         checks["ambiguous_unconfirmed == 0"] = figures["ambiguous_unconfirmed"]["total"] == 0
+    if any(k["held"] for k in figures["kills"]):
+        bounds = (("taken over", "max_takeover_s"), ("final after its slot", "max_slot_to_final_s"))
+        for name, figure in bounds:
+            value = figures[figure]
+            checks[f"held sends {name} within {TAKEOVER_BOUND_S:.0f} s"] = (
+                value is not None and value <= TAKEOVER_BOUND_S
+            )
     return checks
 
 
@@ -198,12 +218,40 @@ def _kill(event: FaultEvent, entries: Sequence[Entry], everyone: Mapping[str, En
         "held": None,
         "held_to_final_s": None,
         "held_never_final": None,
+        "takeover_s": None,
+        "takeover_known": 0,
+        "slot_to_final_s": None,
     }
     if event.held is not None:
-        held = [everyone[t] for t in event.held if t in everyone]
-        held_time, count, held_never = _settle_time(event.started_at, _pending_at(event.started_at, held))
-        result |= {"held": count, "held_to_final_s": held_time, "held_never_final": held_never}
+        held = _pending_at(event.started_at, [everyone[t] for t in event.held if t in everyone])
+        held_time, count, held_never = _settle_time(event.started_at, held)
+        known = [e for e in held if e.ticket in event.held_runs]  # runs read right after the kill
+        result |= {
+            "held": count,
+            "held_to_final_s": held_time,
+            "held_never_final": held_never,
+            "takeover_s": _max_or_none(_takeover(event, e) for e in known),
+            "takeover_known": len(known),
+            "slot_to_final_s": _max_or_none(_slot_to_final(event.started_at, e) for e in held),
+        }
     return result
+
+
+def _takeover(event: FaultEvent, entry: Entry) -> float | None:
+    """Seconds from the kill until another run took the send, or it was final; None if never."""
+    runs_at_kill = event.held_runs[entry.ticket]
+    for seen in entry.history:
+        if seen.at >= event.started_at and (seen.final or seen.attempts > runs_at_kill):
+            return round(seen.at - event.started_at, 1)
+    return None
+
+
+def _slot_to_final(killed_at: float, entry: Entry) -> float | None:
+    """Seconds from the send's rate slot after the kill (or the kill) until it was final."""
+    if entry.first_final is None:
+        return None
+    slots = [s.waiting_until for s in entry.history if s.at >= killed_at and s.waiting_until]
+    return round(max(0.0, entry.first_final.at - max([killed_at, *slots])), 1)
 
 
 def _redis_recovery(event: FaultEvent, entries: Sequence[Entry]) -> dict[str, Any]:

@@ -34,6 +34,10 @@ class Sighting:
     state: str
     reason: str | None
     at: float
+    #: task runs that had taken the send by then (a takeover raises it)
+    attempts: int = 0
+    #: the rate slot reserved for a parked send (Redis clock, Unix s)
+    waiting_until: float | None = None
 
     @property
     def final(self) -> bool:
@@ -57,6 +61,8 @@ class Entry:
     last: Sighting | None = None
     #: (first final, later different) pairs: a final state must never change
     changes: list[tuple[Sighting, Sighting]] = field(default_factory=list)
+    #: every sighting that differed from the one before it (state, reason, runs or rate slot)
+    history: list[Sighting] = field(default_factory=list)
     #: when the lookup first said the ticket does not exist (the record vanished)
     missing_at: float | None = None
     polled_at: float = 0.0
@@ -146,9 +152,11 @@ class Ledger:
         except SmsqError:
             self.status_errors += 1
             return True
-        seen = Sighting(str(status.state), status.reason, time.time())
+        seen = Sighting(str(status.state), status.reason, time.time(), status.attempts, status.waiting_until)
         entry.polled_at = seen.at
         with self._lock:
+            if entry.last is None or _shape(entry.last) != _shape(seen):
+                entry.history.append(seen)
             entry.last = seen
             if entry.first_final is None:
                 if seen.final:
@@ -171,3 +179,7 @@ class Ledger:
                 self.outbox_gap = True  # every message is new: older ones may have been dropped
             for message in fresh:
                 self.messages[message["biz_id"]] = message
+
+
+def _shape(seen: Sighting) -> tuple[str, str | None, int, float | None]:
+    return seen.state, seen.reason, seen.attempts, seen.waiting_until

@@ -143,3 +143,50 @@ def test_ambiguous_unconfirmed_breaks_only_the_pure_kill_scenarios() -> None:
     e = entry("t0001", "failed", "ambiguous_unconfirmed")
     assert "ambiguous_unconfirmed == 0" in run([e], [], scenario=SCENARIOS["kill-host"])["invariants"]
     assert "ambiguous_unconfirmed == 0" not in run([e], [], scenario=SCENARIOS["combined"])["invariants"]
+
+
+def seen(e: Entry, at: float, state: str = "queued", runs: int = 1, slot: float | None = None) -> None:
+    """The ledger saw the send ``at`` s in, with ``runs`` task runs and a rate slot ``slot`` s in."""
+    sighting = Sighting(state, None, T0 + at, runs, None if slot is None else T0 + slot)
+    e.history.append(sighting)
+    e.last = sighting
+    if sighting.final and e.first_final is None:
+        e.first_final = sighting
+
+
+def test_a_held_send_is_taken_over_when_another_run_takes_it_and_judged_from_its_rate_slot() -> None:
+    parked, direct = entry("t0001", state=None), entry("t0002", state=None)
+    seen(parked, 4, "sending", runs=1)
+    seen(parked, 15, runs=2, slot=40)  # re-claimed 10 s after the kill, parked for a slot at 40 s
+    seen(parked, 43, "sent", runs=3)
+    seen(direct, 4, "sending", runs=1)
+    seen(direct, 12, "sent", runs=2)
+    kill = FaultEvent("kill-host", T0 + 5, T0 + 5, "host0", [42], held=["t0001", "t0002"], mid_call=True)
+    kill.held_runs = {"t0001": 1, "t0002": 1}
+    outbox = [sms(parked), sms(direct)]
+    figures = run([parked, direct], outbox, scenario=SCENARIOS["kill-host"], events=[kill])
+    [k] = figures["kills"]
+    assert (k["takeover_s"], k["slot_to_final_s"], k["held_to_final_s"]) == (10.0, 7.0, 38.0)
+    assert figures["invariants"]["held sends taken over within 30 s"]
+    assert figures["invariants"]["held sends final after its slot within 30 s"]
+    assert figures["passed"]
+
+
+def test_a_held_send_no_other_run_takes_breaks_the_takeover_bound() -> None:
+    stuck = entry("t0001", state=None)
+    seen(stuck, 4, "sending", runs=1)
+    seen(stuck, 50, "sending", runs=1)  # the dead run's count never rises
+    kill = FaultEvent("kill-host", T0 + 5, T0 + 5, "host0", [42], held=["t0001"], mid_call=True)
+    kill.held_runs = {"t0001": 1}
+    figures = run([stuck], [], scenario=SCENARIOS["kill-host"], events=[kill])
+    assert figures["max_takeover_s"] is None
+    assert not figures["invariants"]["held sends taken over within 30 s"]
+
+
+def test_a_kill_whose_held_set_is_unknown_is_counted_apart_not_as_never() -> None:
+    e = entry("t0001", final_at=9)
+    blind = FaultEvent("kill-host", T0 + 5, T0 + 5, "host0", [42], held=None, mid_call=None)
+    figures = run([e], [sms(e)], scenario=SCENARIOS["kill-host"], events=[blind])
+    assert figures["kills_held_unknown"] == 1
+    assert figures["max_kill_to_final_s"] == 4.0
+    assert figures["passed"]
