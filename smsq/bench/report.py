@@ -188,7 +188,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         get(results, "receipts", "load", "offered_per_s"),
     )
     for kind in ("check", "send"):
-        for figure in ("total", "loop_lag"):
+        for figure in ("total", "loop_lag", "loop_lag_own"):
             found[f"async_{kind}_{figure}_p50_async_over_threads"] = div(
                 async_burst(results, kind, "async", figure, "p50"),
                 async_burst(results, kind, "threads", figure, "p50"),
@@ -202,7 +202,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
 
 def async_burst(results: dict[str, Any], kind: str, way: str, figure: str, q: str) -> Any:
     """A burst figure of the async bench: ``kind`` check/send, ``way`` async/threads, ``figure``
-    total/loop_lag, ``q`` p50/p95/p99 (ms)."""
+    total/loop_lag/loop_lag_own, ``q`` p50/p95/p99 (ms)."""
     return get(results, "async", "bursts", f"{kind}_{way}", figure, f"{q}_ms")
 
 
@@ -283,6 +283,13 @@ def targets(results: dict[str, Any]) -> list[Target]:
                 _target(
                     f"loop lag p99 < 20 ms during 100 a{kind}_code",
                     async_burst(results, kind, "async", "loop_lag", "p99"),
+                    20,
+                    "<",
+                    " ms",
+                ),
+                _target(
+                    f"loop lag p99 < 20 ms during 100 a{kind}_code, this process's own work",
+                    async_burst(results, kind, "async", "loop_lag_own", "p99"),
                     20,
                     "<",
                     " ms",

@@ -244,7 +244,11 @@ def _receipts(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
 
 def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
     for kind in ("check", "send"):
-        for figure, label in (("total", "burst of 100, ms"), ("loop_lag", "loop lag ms")):
+        for figure, label in (
+            ("total", "burst of 100, ms"),
+            ("loop_lag", "loop lag ms"),
+            ("loop_lag_own", "loop lag (own work) ms"),
+        ):
             for q in _QUANTILES:
                 rows.add(
                     "async",
