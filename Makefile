@@ -29,7 +29,7 @@ demo: $(STAMP)  ## one-shot end-to-end proof
 
 test: $(STAMP)  ## run the test suite against real Redis, workers and the emulator
 	$(BIN)/python -m ops.testdeps
-	$(BIN)/python -m pytest -m "not bench" -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench and not chaos" -n 2 --dist loadfile $(PYTEST_ARGS)
 
 fuzz: $(STAMP)  ## the hostile-input suite at full length: 10 000 examples per target
 	SMSQ_FUZZ_EXAMPLES=$${SMSQ_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -m fuzz --timeout=7200 \
@@ -47,6 +47,7 @@ bench: $(STAMP)  ## benchmarks against same-run baselines (smsq/bench), and the 
 
 chaos: $(STAMP)  ## kill workers, hosts and Redis under load, both pools (smsq/chaos; about 1.5 h)
 	$(BIN)/smsq chaos --pool both --json chaos.json --plot chaos.png
+	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,10 @@ The rate: a run takes a token from the lane's and the account's limiters. A toke
 ``limiter_max_sleep_s`` is slept for; a later one is reserved all the same, and the send is *parked*:
 handed back to Redis with its slot (``slot_at``), where the recovery sweep publishes it again when
 the slot comes (worker/recovery.py). No message waits inside a worker, so none is hoarded, and a
-worker's death strands nothing. The run that takes a parked send uses the slot reserved for it.
+worker's death strands nothing. The run that takes a parked send uses the slot reserved for it. A
+retry that only confirms an earlier attempt (below) borrows its slot instead: it goes ahead of the
+lane's parked sends and pushes the lane's next slot back, since behind a long backlog it would miss
+the provider's interval and could never settle the truth.
 
 The ambiguous case: a read timeout, a dropped connection or a 5xx may hide an SMS that went out.
 The provider refuses a second send to the same number inside ``Interval`` (``biz.FREQUENCY``), so
@@ -75,6 +78,10 @@ class SharesRate(Protocol):
     """What delivery needs from the shared upstream limiter."""
 
     def acquire(self, lane: str, max_wait_s: float) -> LimiterDecision: ...
+
+    def borrow(self, lane: str, max_wait_s: float) -> LimiterDecision: ...
+
+    def account_token(self, max_wait_s: float) -> LimiterDecision: ...
 
     def penalize(self, lane: str, seconds: float) -> None: ...
 
@@ -351,9 +358,23 @@ class _Run:
             wait = slot_at - self.now()
             if wait > max_sleep:  # an early copy of the message: keep the slot, come back for it
                 raise Park(slot_at)
+            # The lane's slot was reserved for this send; the account's token is taken now. It is
+            # slept for even past max_sleep (the account cap saturated), as parking again would
+            # take a second one.
+            account = self.d.limiter.account_token(max(0.0, self.claim.deadline_at - self.now()))
+            if not account.reserved:
+                raise TooLate
+            wait = max(wait, account.go_after_s)
         else:
-            # Reserve whatever slot comes before the deadline; no slot in time means no send.
-            decision = self.d.limiter.acquire(self.claim.lane, max(0.0, self.claim.deadline_at - self.now()))
+            decision = None
+            if self.ambiguous_since is not None:
+                # An earlier attempt may be out: only a retry inside the provider's interval can tell,
+                # so this one goes ahead of the lane's parked sends instead of queueing behind them.
+                decision = self.d.limiter.borrow(self.claim.lane, max_sleep)
+            if decision is None or not decision.reserved:
+                # Reserve whatever slot comes before the deadline; no slot in time means no send.
+                room = max(0.0, self.claim.deadline_at - self.now())
+                decision = self.d.limiter.acquire(self.claim.lane, room)
             if not decision.reserved:
                 raise TooLate
             wait = decision.go_after_s

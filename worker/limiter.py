@@ -9,8 +9,11 @@ Reserve, then wait. :meth:`UpstreamLimiter.acquire` answers a :class:`Decision`:
 
 - ``reserved=True, go_after_s=w`` (``w <= max_wait_s``): the token is taken and is valid ``w``
   seconds from now. The caller sleeps ``w`` and sends; it never asks again.
-- ``reserved=False, go_after_s=w`` (``w > max_wait_s``): nothing was taken. The caller frees its
-  worker slot and re-queues the task with a countdown of about ``w``, then asks again.
+- ``reserved=False, go_after_s=w`` (``w > max_wait_s``): nothing was taken: no slot comes in time.
+
+A run asks with ``max_wait_s`` up to the send's deadline; a slot further away than the sleep it may
+take is the lane's alone, and the run parks the send until then (worker/delivery.py). The account's
+token is taken when the slot comes, so a parked backlog never moves the account's clock.
 
 With the default burst of 1 no two tokens are valid closer together than the emission interval
 (1/rate), so no window of ``T`` seconds holds more than ``rate * T + 1`` tokens, however the calls
@@ -132,9 +135,27 @@ class UpstreamLimiter:
 
     def acquire(self, lane: str, max_wait_s: float | None = None, *, now_us: int | None = None) -> Decision:
         """Take a token for one send in ``lane`` if it is valid within ``max_wait_s`` (default: the
-        limiter's ``max_wait_s``). ``now_us`` replaces the server clock; only tests pass it."""
+        limiter's ``max_wait_s``). ``now_us`` replaces the server clock; only tests pass it.
+
+        A token valid within the limiter's own ``max_wait_s`` (the sleep a run may take) comes from
+        the lane and the account at once. A later one is the lane's slot only: a far reservation
+        must not move the account's clock, or one slow lane's parked backlog would hold back every
+        other lane. Its account token is taken when the slot comes (:meth:`account_token`)."""
         wait_s = self.max_wait_s if max_wait_s is None else max_wait_s
-        return self.take(self.limiters(lane), wait_s, now_us=now_us)
+        own, *account = self.limiters(lane)
+        if not account:
+            return self.take([own], wait_s, now_us=now_us)
+        soon = self.take([own, *account], min(wait_s, self.max_wait_s), now_us=now_us)
+        if soon.reserved or soon.go_after_s > wait_s:
+            return soon  # it goes within the sleep, or nothing comes in time (nothing was taken)
+        later = self.take([own], wait_s, now_us=now_us)
+        if not later.reserved:
+            return later
+        return Decision(max(later.go_after_s, soon.go_after_s), True, soon.limiter)
+
+    def account_token(self, max_wait_s: float, *, now_us: int | None = None) -> Decision:
+        """The account-wide token of a send whose lane slot was reserved ahead (see :meth:`acquire`)."""
+        return self.take([self._account] if self._account else [], max_wait_s, now_us=now_us)
 
     def take(self, limiters: Sequence[Limiter], max_wait_s: float, *, now_us: int | None = None) -> Decision:
         """Take one token from every limiter in ``limiters`` or from none (see the module docstring)."""
@@ -149,6 +170,18 @@ class UpstreamLimiter:
         wait_us, reserved, binding = self._scripts.run("gcra", keys, args)
         name = limiters[int(binding) - 1].name if int(binding) else None
         return Decision(int(wait_us) / _MICROS, bool(int(reserved)), name)
+
+    def borrow(self, lane: str, max_wait_s: float) -> Decision:
+        """A token for a send that must not queue behind ``lane``'s reservations: a retry that has to
+        reach the provider inside its resend interval, because an earlier attempt may be out. It
+        waits for the account-wide token as usual (at most ``max_wait_s``), goes ahead of the lane's
+        parked sends, and pushes the lane's next free slot back by one interval, so the lane's rate
+        holds over time (at most one send early per borrowing run)."""
+        own, *account = self.limiters(lane)
+        decision = self.take(account, max_wait_s)
+        if decision.reserved:
+            self._scripts.run("borrow", [limiter_key(own.name)], [own.interval_us])
+        return decision
 
     def penalize(self, lane: str, seconds: float, factor: float = DEFAULT_PENALTY_FACTOR) -> None:
         """Slow ``lane`` by ``factor`` (2 = half its rate) for ``seconds``, restarting any penalty in

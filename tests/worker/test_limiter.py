@@ -98,9 +98,9 @@ def test_when_the_account_cap_refuses_the_lane_keeps_its_token(redis_client: red
 
 
 def test_a_reserved_token_moves_every_limiter_to_the_time_it_is_used(redis_client: redis.Redis) -> None:
-    # The lane makes the caller wait 20 ms; the account's token is then used 20 ms late too, so the
-    # account must count it at that time, not at the time of the call.
-    limiter = make(redis_client, account=Rate(1000, 1))
+    # The lane makes the caller wait 20 ms (a wait it sleeps for); the account's token is then used
+    # 20 ms late too, so the account must count it at that time, not at the time of the call.
+    limiter = UpstreamLimiter(redis_client, {"a": Rate(50, 1)}, Rate(1000, 1), max_wait_s=1)
     limiter.acquire("a", 1, now_us=T0)
     assert limiter.acquire("a", 1, now_us=T0) == Decision(0.02, True, "lane:a")
     assert int(redis_client.get(limiter_key(ACCOUNT_LIMITER)) or 0) == T0 + 20_000 + 1_000
@@ -390,3 +390,42 @@ def test_callers_in_several_processes_share_one_budget(redis_url: str, redis_cli
     granted = [json.loads(caller.communicate(timeout=120)[0]) for caller in callers]
     assert all(caller.returncode == 0 for caller in callers)
     assert sum(granted) == 3
+
+
+# --- borrowing: a confirming retry goes ahead of a lane's backlog ------------------------------------
+
+
+def test_a_borrowed_token_goes_ahead_of_the_lanes_reservations_and_still_counts_against_its_rate(
+    redis_client: redis.Redis,
+) -> None:
+    limiter = make(redis_client, Rate(400, 1), a=Rate(1, 1))
+    slots = [limiter.acquire("a", 60) for _ in range(10)]  # ten sends parked, one a second
+    assert all(d.reserved for d in slots) and slots[-1].go_after_s > 8
+    borrowed = limiter.borrow("a", 0.5)
+    assert borrowed.reserved and borrowed.go_after_s < 0.5  # the account cap alone set its wait
+    later = limiter.acquire("a", 60)
+    # the next reservation moved back one interval more than the ten before it: 11 s, not 10 s
+    assert later.go_after_s > slots[-1].go_after_s + 1.5
+
+
+def test_a_borrowed_token_still_waits_for_the_account_cap(redis_client: redis.Redis) -> None:
+    limiter = make(redis_client, Rate(1, 10), a=Rate(1, 1))
+    assert limiter.acquire("a", 0).go_now
+    before = state(redis_client)
+    refused = limiter.borrow("a", 0.5)  # the account's next token is 10 s away
+    assert not refused.reserved and refused.limiter == ACCOUNT_LIMITER
+    assert state(redis_client) == before
+
+
+def test_a_slot_reserved_beyond_the_sleep_is_the_lanes_alone_so_other_lanes_still_go_now(
+    redis_client: redis.Redis,
+) -> None:
+    limiter = UpstreamLimiter(
+        redis_client, {"slow": Rate(1, 1), "fast": Rate(50, 1)}, Rate(400, 1), max_wait_s=0.5
+    )
+    parked = [limiter.acquire("slow", 60, now_us=T0) for _ in range(30)]  # a backlog, 1 a second
+    assert parked[-1] == Decision(29.0, True, "lane:slow")
+    assert redis_client.get(limiter_key(ACCOUNT_LIMITER)) == str(T0 + 2_500)  # the first send only
+    assert limiter.acquire("fast", 0.5, now_us=T0).go_after_s < 0.01
+    # when a parked send's slot comes, it takes its account token then
+    assert limiter.account_token(0.5, now_us=T0 + 29 * SECOND).go_now
