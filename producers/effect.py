@@ -5,7 +5,10 @@ written once, as a *flow*: a generator that yields an :class:`Effect` (run a Red
 ask the provider, pause), receives its result (or has its error thrown in at the ``yield``), and
 returns the answer. :func:`blocking` drives a flow with blocking I/O, :func:`awaitable` with asyncio;
 each effect knows how to do itself both ways (``run`` / ``arun``), so neither driver knows any step.
-(The sans-I/O shape of h11 and the effect handlers of trio-style libraries, in a few lines.)
+
+It is h11's sans-I/O idea applied to a call's steps rather than a protocol. The usual alternative,
+generating the sync code from the async (httpcore's ``unasync``), needs a build step and leaves two
+copies to read; here each rule (a limit, the lockout, what a failed call gives back) exists once.
 """
 
 from __future__ import annotations
