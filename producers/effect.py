@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -146,6 +147,10 @@ def awaitable(flow: Callable[P, Flow[T]], name: str) -> Callable[P, Coroutine[An
 
 
 def _named(call: F, flow: Callable[..., Any], name: str) -> F:
-    functools.update_wrapper(call, flow)  # the flow's docstring and signature (inspect follows __wrapped__)
+    functools.update_wrapper(call, flow)  # the flow's module and docstring
     call.__name__ = call.__qualname__ = name
+    # help() and IDEs show the flow's parameters and what the call gives (``Ticket``, not ``Flow[Ticket]``)
+    signature = inspect.signature(flow)
+    returns = str(signature.return_annotation).removeprefix("Flow[").removesuffix("]")
+    call.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
     return call
