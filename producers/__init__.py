@@ -26,6 +26,7 @@ from producers.errors import (
     SmsqError,
     TicketNotFound,
     UnknownLane,
+    UnknownPurpose,
 )
 from producers.phone import mask_phone, normalize_phone
 from producers.records import CheckResult, Delivery, SendState, SendStatus, Ticket
@@ -57,6 +58,7 @@ __all__ = [
     "Ticket",
     "TicketNotFound",
     "UnknownLane",
+    "UnknownPurpose",
     "acheck_code",
     "aget_status",
     "asend_code",

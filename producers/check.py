@@ -3,7 +3,8 @@
 One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: the check limits
 (per client IP, for everyone), then a reservation against the number's live code. A number with
 no live code gets no provider call at all: the check fails at no cost and counts against the
-caller's limits only, so checking a victim's number can never lock the victim out. Answers count
+caller's limits only, so checking a victim's number can never lock the victim out. A live code sent
+for another purpose than the check names fails the same way (``producers.purposes``). Answers count
 against the code (its send), not the number: every new code starts with its full share.
 
 Written once as a flow (:mod:`producers.effect`): ``check_code`` runs it blocking, ``acheck_code``
@@ -21,6 +22,7 @@ from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.provider import AskProvider
+from producers.purposes import PURPOSE_NAME
 from producers.records import CheckResult
 from producers.settings import get_settings
 from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op, refund_check_op
@@ -28,14 +30,21 @@ from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op
 _CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
 
-def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[CheckResult]:
+def checking(
+    phone: str, code: str, *, client_ip: str | None = None, purpose: str | None = None
+) -> Flow[CheckResult]:
     """Return whether ``code`` is the current code of ``phone``, and how many wrong answers remain.
+
+    With ``purpose``, only a live code sent for that purpose can pass: a code sent for another
+    purpose fails like a missing one, without asking the provider. Without it, the live code in
+    the default scheme (SMSQ_SCHEME_NAME) is checked whatever its purpose, as before purposes.
 
     ``client_ip`` (the end user's) counts against ``SMSQ_CHECK_IP_LIMITS``, as a send's does for
     sends. Without a live code for ``phone`` the answer is "not passed, 0 attempts left" and the
     provider is not asked.
 
     Raises :class:`~producers.errors.InvalidCode` for a malformed code,
+    :class:`~producers.errors.UnknownPurpose` for a purpose SMSQ_PURPOSES does not name,
     :class:`~producers.errors.RateLimited` when a check limit refuses,
     :class:`~producers.errors.CheckLocked` after too many wrong answers to the live code (without
     asking the provider), and :class:`~producers.errors.ProviderError` when the provider cannot answer.
@@ -45,13 +54,15 @@ def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[Che
     if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise errors.InvalidCode("code must be 4-8 letters or digits")
     bucket = None if client_ip is None else ip_bucket(client_ip)
+    scheme = _scheme_of(purpose)
     masked = mask_phone(number)
     guard = get_guard()
-    live_code_keys = guard.keyring.live_code_keys(number)
+    live_code_keys = guard.keyring.live_code_keys(number, scheme)
     reservation = yield from begin_check_op(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),
         max_failures=settings.check_max_failures,
+        purpose=purpose or "",
     )
     if reservation.outcome is CheckOutcome.LIMITED:
         log_event("check.rejected", phone=masked, rule=reservation.rule)
@@ -63,6 +74,9 @@ def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[Che
     if reservation.outcome is CheckOutcome.NO_CODE:
         log_event("check.no_code", phone=masked)
         return CheckResult(False, 0)
+    if reservation.outcome is CheckOutcome.WRONG_PURPOSE:
+        log_event("check.wrong_purpose", phone=masked, purpose=purpose)
+        return CheckResult(False, 0)
     if reservation.outcome is CheckOutcome.LOCKED:
         log_event("check.locked", phone=masked, ticket=reservation.ticket)
         raise errors.CheckLocked(
@@ -70,7 +84,7 @@ def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[Che
         )
     ticket = reservation.ticket
     try:
-        passed = yield from _ask_provider(number, code, settings.check_attempts)
+        passed = yield from _ask_provider(number, code, settings.check_attempts, scheme)
     except _NoVerdict as failure:
         yield from refund_check_op(ticket)
         yield from Count("checks", "error")
@@ -88,6 +102,16 @@ def checking(phone: str, code: str, *, client_ip: str | None = None) -> Flow[Che
     return CheckResult(False, attempts_left)
 
 
+def _scheme_of(purpose: str | None) -> str:
+    """The scheme a check for ``purpose`` verifies in (the default scheme without one)."""
+    settings = get_settings()
+    if purpose is None:
+        return settings.default_scheme
+    if not isinstance(purpose, str) or not PURPOSE_NAME.fullmatch(purpose):
+        raise errors.InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
+    return settings.purpose(purpose).scheme_name
+
+
 class _NoVerdict(Exception):
     """The provider surely judged nothing: every attempt failed before or without reaching it."""
 
@@ -96,7 +120,7 @@ class _NoVerdict(Exception):
         self.error = error
 
 
-def _ask_provider(number: str, code: str, attempts: int) -> Flow[bool]:
+def _ask_provider(number: str, code: str, attempts: int, scheme: str) -> Flow[bool]:
     """The provider's verdict, retrying a transient failure ``attempts - 1`` times.
 
     Retrying is safe: a wrong code changes nothing at the provider. (If a timed-out call had in
@@ -107,7 +131,7 @@ def _ask_provider(number: str, code: str, attempts: int) -> Flow[bool]:
     ambiguous = False
     for attempt in range(1, attempts + 1):
         try:
-            return (yield from AskProvider(number, code))
+            return (yield from AskProvider(number, code, scheme))
         except errors.ProviderAmbiguous as exc:
             ambiguous = True
             last: errors.ProviderError = exc

@@ -31,6 +31,9 @@ NO_CLOUD_PROBES = {
 #: Scopes of the abuse limits on sends, in the order they are checked (``producers.guard``).
 SEND_LIMIT_SCOPES = ("phone", "ip", "prefix", "purpose", "account")
 
+#: The provider's scheme when none is named ("默认方案"): its live-code keys keep their old names.
+DEFAULT_SCHEME_NAME = "默认方案"
+
 #: How long a queued send may go unclaimed before the recovery sweep looks for its message.
 DISPATCH_GRACE_S = 15
 
@@ -84,6 +87,13 @@ def last_sent_key(digest: str) -> str:
     return f"{KEY_PREFIX}last:{digest}"
 
 
+def calls_key(digest: str) -> str:
+    """ZSET of the sends whose runs called the provider for one number recently (ticket -> ms), in
+    every scheme: the provider's resend interval is per number, so a ``biz.FREQUENCY`` proves an
+    ambiguous attempt went out only when no other send to the number may have caused it."""
+    return f"{KEY_PREFIX}calls:{digest}"
+
+
 def check_attempts_key(ticket: str) -> str:
     """Answers checked against the code one send delivered: bound to that send, so a new code
     starts afresh and nothing counted against one code can move another's count."""
@@ -118,6 +128,18 @@ def held_key(worker_id: str) -> str:
 def limit_key(scope: str, digest: str) -> str:
     """Sliding-window log of admitted sends or checks for one scope (phone, ip, check_ip…) and subject."""
     return f"{KEY_PREFIX}limit:{scope}:{digest}"
+
+
+def pumping_key(kind: str, digest: str) -> str:
+    """The pumping breaker's state for one prefix and purpose: ``sent``, ``ok`` (verified) and ``dl``
+    (delivered) logs of its window, its ``trip`` (TTL = the cool-down) and ``strikes`` (trips in
+    the last day)."""
+    return f"{KEY_PREFIX}pump:{kind}:{digest}"
+
+
+def pumping_trips_key() -> str:
+    """Hash of the breakers tripped recently: trip key -> prefix and purpose, sealed (for operators)."""
+    return f"{KEY_PREFIX}pump:trips"
 
 
 def limiter_key(name: str) -> str:

@@ -7,6 +7,7 @@
     │   ├── InvalidPhoneNumber
     │   ├── InvalidCode
     │   ├── UnknownLane
+    │   ├── UnknownPurpose      a purpose SMSQ_PURPOSES does not name
     │   └── InvalidArgument
     ├── Refused                     refused by policy; ``rule`` and ``retry_after`` (seconds)
     │   ├── RateLimited             an abuse limit on sends or checks
@@ -61,6 +62,12 @@ class UnknownLane(InvalidInput):
     """Raised when a send names a lane that is not configured."""
 
     reason = "unknown_lane"
+
+
+class UnknownPurpose(InvalidInput):
+    """Raised when a send or check names a purpose that SMSQ_PURPOSES does not configure."""
+
+    reason = "unknown_purpose"
 
 
 class InvalidArgument(InvalidInput):

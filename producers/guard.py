@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from producers.keyring import Keyring
 from producers.limits import Rate
+from producers.pumping import PREFIX_DIGITS
 from producers.settings import Settings, get_settings
 from producers.store import LimitRule
-
-PREFIX_DIGITS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +41,19 @@ class Guard:
             Keyring.from_settings(settings),
         )
 
-    def rules_for(self, phone: str, purpose: str, ip_bucket: str | None) -> tuple[LimitRule, ...]:
-        """The rules a send must pass; none for a number on the safe list."""
+    def rules_for(
+        self,
+        phone: str,
+        purpose: str,
+        ip_bucket: str | None,
+        *,
+        purpose_limits: tuple[Rate, ...] | None = None,
+    ) -> tuple[LimitRule, ...]:
+        """The rules a send must pass; none for a number on the safe list. ``purpose_limits`` (the
+        purpose's own, from SMSQ_PURPOSES) replace SMSQ_PURPOSE_LIMITS for its sends."""
         if phone in self.safe_numbers:
             return ()
+        scopes = self.scopes if purpose_limits is None else {**self.scopes, "purpose": purpose_limits}
         subjects = {
             "phone": phone,
             "ip": ip_bucket,
@@ -53,7 +61,7 @@ class Guard:
             "purpose": purpose,
             "account": "all",
         }
-        return self._rules(self.scopes, subjects, monitored=True)
+        return self._rules(scopes, subjects, monitored=True)
 
     def check_rules_for(self, phone: str, ip_bucket: str | None) -> tuple[LimitRule, ...]:
         """The rules a check must pass; none for a number on the safe list."""

@@ -87,9 +87,15 @@ class Keyring:
             hmac.new(key, message, hashlib.sha256).hexdigest()[:DIGEST_HEX] for key in self._hash_keys
         )
 
-    def live_code_keys(self, phone: str) -> tuple[str, ...]:
-        """The names of a number's live-code key, the current first (``constants.last_sent_key``)."""
-        return tuple(constants.last_sent_key(digest) for digest in self.digests("live", phone))
+    def live_code_keys(self, phone: str, scheme: str = constants.DEFAULT_SCHEME_NAME) -> tuple[str, ...]:
+        """The names of a number's live-code key in ``scheme``, the current first
+        (``constants.last_sent_key``). The provider keeps one live code per number and scheme."""
+        parts = (phone,) if scheme == constants.DEFAULT_SCHEME_NAME else (phone, scheme)
+        return tuple(constants.last_sent_key(digest) for digest in self.digests("live", *parts))
+
+    def calls_key(self, phone: str) -> str:
+        """The name of a number's log of recent provider calls (``constants.calls_key``)."""
+        return constants.calls_key(self.digests("calls", phone)[0])
 
     def limit_keys(self, scope: str, subject: str) -> tuple[str, ...]:
         """The names of one limit log (a scope and subject: a number, prefix, IP bucket…)."""

@@ -18,6 +18,7 @@ from typing import Any
 from producers import errors
 from producers.effect import Effect, in_thread
 from producers.logs import install_redaction
+from producers.purposes import Purpose
 from producers.settings import Settings, get_settings
 
 PASS = "PASS"  # noqa: S105 - the VerifyResult of a passed check, not a password
@@ -202,19 +203,20 @@ class DypnsapiProvider:
             config["credential"] = CredentialClient()
         self._client = Client(open_api_models.Config(**config))
 
-    def send(self, phone: str, *, out_id: str) -> SendReceipt:
-        """Ask the provider to generate a code and text it; raise a ``ProviderError`` otherwise."""
+    def send(self, phone: str, *, out_id: str, purpose: Purpose) -> SendReceipt:
+        """Ask the provider to generate a code for ``purpose`` and text it; raise a
+        ``ProviderError`` otherwise."""
         from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
 
         s = self._settings
         request = models.SendSmsVerifyCodeRequest(
             phone_number=phone,
-            sign_name=s.sign_name,
-            template_code=s.template_code,
-            template_param=s.template_param,
-            scheme_name=s.scheme_name,
-            code_length=s.code_length,
-            valid_time=s.code_ttl_s,
+            sign_name=purpose.sign_name,
+            template_code=purpose.template_code,
+            template_param=purpose.template_param,
+            scheme_name=purpose.scheme_name,
+            code_length=purpose.code_length,
+            valid_time=purpose.code_ttl_s,
             interval=s.provider_interval_s,
             duplicate_policy=1,  # a newer code replaces an older one: only the latest SMS works
             out_id=out_id,
@@ -227,13 +229,14 @@ class DypnsapiProvider:
             latency_s=latency,
         )
 
-    def check(self, phone: str, code: str) -> CheckAnswer:
-        """Ask the provider whether ``code`` is the number's current code."""
-        request, runtime, started = self._check_request(phone, code)
+    def check(self, phone: str, code: str, *, scheme_name: str | None = None) -> CheckAnswer:
+        """Ask the provider whether ``code`` is the number's current code in ``scheme_name``
+        (default: SMSQ_SCHEME_NAME)."""
+        request, runtime, started = self._check_request(phone, code, scheme_name)
         response = _guarded(self._client.check_sms_verify_code_with_options, request, runtime)
         return _check_answer(_body(response), started)
 
-    async def acheck(self, phone: str, code: str) -> CheckAnswer:
+    async def acheck(self, phone: str, code: str, *, scheme_name: str | None = None) -> CheckAnswer:
         """:meth:`check` without blocking the running event loop: the SDK's asyncio call (aiohttp)
         over HTTP; over HTTPS, the pooled sync call on the provider threads (:data:`PROVIDER_THREADS`).
 
@@ -241,19 +244,21 @@ class DypnsapiProvider:
         loads certifi's CA bundle on the event loop (about 30 ms of CPU on the bench machine: a loop
         stall per check), then opens a new TLS connection; the sync client keeps its connections."""
         if self._settings.aliyun_protocol == "https":
-            return await in_thread(
-                functools.partial(self.check, phone, code), pool="provider", threads=PROVIDER_THREADS
-            )
-        request, runtime, started = self._check_request(phone, code)
+            call = functools.partial(self.check, phone, code, scheme_name=scheme_name)
+            return await in_thread(call, pool="provider", threads=PROVIDER_THREADS)
+        request, runtime, started = self._check_request(phone, code, scheme_name)
         response = await _aguarded(self._client.check_sms_verify_code_with_options_async(request, runtime))
         return _check_answer(_body(response), started)
 
-    def _check_request(self, phone: str, code: str) -> tuple[Any, Any, float]:
+    def _check_request(self, phone: str, code: str, scheme_name: str | None) -> tuple[Any, Any, float]:
         from alibabacloud_dypnsapi20170525 import models  # noqa: PLC0415
 
         s = self._settings
         request = models.CheckSmsVerifyCodeRequest(
-            phone_number=phone, verify_code=code, scheme_name=s.scheme_name, case_auth_policy=1
+            phone_number=phone,
+            verify_code=code,
+            scheme_name=scheme_name or s.scheme_name,
+            case_auth_policy=1,
         )
         return request, self._runtime(s.check_read_timeout_s), time.perf_counter()
 
@@ -306,16 +311,16 @@ def _check_answer(body: Any, started: float) -> CheckAnswer:
 
 
 class AskProvider(Effect[bool]):
-    """Whether the provider passes ``code`` for ``phone`` (one call, no retry)."""
+    """Whether the provider passes ``code`` for ``phone`` in ``scheme`` (one call, no retry)."""
 
-    def __init__(self, phone: str, code: str) -> None:
-        self.phone, self.code = phone, code
+    def __init__(self, phone: str, code: str, scheme: str) -> None:
+        self.phone, self.code, self.scheme = phone, code, scheme
 
     def run(self) -> bool:
-        return get_provider().check(self.phone, self.code).passed
+        return get_provider().check(self.phone, self.code, scheme_name=self.scheme).passed
 
     async def arun(self) -> bool:
-        return (await get_provider().acheck(self.phone, self.code)).passed
+        return (await get_provider().acheck(self.phone, self.code, scheme_name=self.scheme)).passed
 
 
 _lock = threading.Lock()

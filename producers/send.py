@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from producers.connections import get_redis
 from producers.effect import Blocking, Flow, awaitable, blocking
 from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, UnknownLane
 from producers.guard import get_guard
@@ -15,11 +16,13 @@ from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
+from producers.pumping import PREFIX_DIGITS, Breaker, remember_trip, rule_for
+from producers.pumping import RULE as PUMPING_RULE
+from producers.purposes import PURPOSE_NAME
 from producers.records import SendState, Ticket
 from producers.settings import get_settings
 from producers.store import Count, admit_op, unadmit_op
 
-_PURPOSE = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
@@ -33,7 +36,10 @@ def sending(
 ) -> Flow[Ticket]:
     """Queue a verification SMS to ``phone`` and return its ticket without waiting for the provider.
 
-    Raises :class:`~producers.errors.InvalidInput` for bad arguments and
+    ``purpose`` says what the code is for: its template, scheme and validity come from
+    ``SMSQ_PURPOSES`` (any name when that is unset), and only a check for the same purpose can
+    pass it. Raises :class:`~producers.errors.InvalidInput` for bad arguments (an
+    :class:`~producers.errors.UnknownPurpose` among them) and
     :class:`~producers.errors.RateLimited` (with ``rule`` and ``retry_after``) when an abuse limit
     refuses; in both cases nothing was recorded or queued. A repeated ``idempotency_key`` returns
     the original ticket with ``duplicate=True`` for as long as that send's code lives; the key is
@@ -44,8 +50,9 @@ def sending(
     """
     settings = get_settings()
     number = normalize_phone(phone)
-    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
+    if not isinstance(purpose, str) or not PURPOSE_NAME.fullmatch(purpose):
         raise InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
+    configured = settings.purpose(purpose)  # raises UnknownPurpose when SMSQ_PURPOSES does not name it
     if not isinstance(lane, str) or lane not in settings.lanes:
         shown = repr(lane[:40]) if isinstance(lane, str) else "given"
         raise UnknownLane(f"lane {shown} is not configured (SMSQ_LANES)")
@@ -58,7 +65,7 @@ def sending(
     masked = mask_phone(number)
     guard = get_guard()
     keyring = guard.keyring
-    rules = guard.rules_for(number, purpose, bucket)
+    rules = guard.rules_for(number, purpose, bucket, purpose_limits=configured.limits)
     idempotency_keys = (
         () if idempotency_key is None else keyring.idempotency_keys(number, purpose, idempotency_key)
     )
@@ -73,14 +80,22 @@ def sending(
         record_ttl_s=settings.record_ttl_s,
         idempotency_keys=idempotency_keys,
         # a retry of the same request finds its send for as long as that send's code can be used
-        idempotency_ttl_s=settings.code_ttl_s,
+        idempotency_ttl_s=configured.code_ttl_s,
+        calls_key=keyring.calls_key(number),
+        breaker=Breaker.for_send(settings, keyring, number, purpose),
     )
+    if admission.tripped:
+        prefix = number[:PREFIX_DIGITS]
+        # rare (a trip), best effort, and on the sync client: a blocking call like the publish
+        yield from Blocking(remember_trip, get_redis(), keyring, prefix, purpose)
+        # the prefix alone, never beside the masked number: the two together spell the number
+        log_event("pumping.tripped", prefix=prefix, purpose=purpose, mode=settings.pumping_mode)
     if admission.outcome == "limited":
         yield from Count("rejected", admission.rule)
         log_event("send.rejected", phone=masked, rule=admission.rule, retry_after=admission.retry_after_s)
-        raise RateLimited(
-            f"too many sends: rule {admission.rule}", rule=admission.rule, retry_after=admission.retry_after_s
-        )
+        # a breaker refusal names the prefix to the caller, who gave the number
+        rule = rule_for(number) if admission.rule == PUMPING_RULE else admission.rule
+        raise RateLimited(f"too many sends: rule {rule}", rule=rule, retry_after=admission.retry_after_s)
     if admission.outcome == "duplicate":
         return Ticket(
             admission.ticket,

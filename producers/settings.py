@@ -27,26 +27,27 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis import connection as redis_connection
 
 from producers.constants import (
     CHECK_LIMIT_SCOPES,
     DEFAULT_RECEIPT_WAIT_S,
+    DEFAULT_SCHEME_NAME,
     SEND_LIMIT_SCOPES,
     TASK_TIME_LIMIT_S,
 )
-from producers.errors import ConfigurationError, InvalidInput
+from producers.errors import ConfigurationError, InvalidInput, UnknownPurpose
 from producers.limits import Rate, parse_rate, parse_rates
 from producers.phone import normalize_phone
+from producers.purposes import Purpose, PurposeSpec, parse_purposes, resolve_purposes
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_ENDPOINT = "dypnsapi.aliyuncs.com"
 #: The preset signature and template that Alibaba gives individual developers.
 DEFAULT_SIGN_NAME = "速通互联验证码"
 DEFAULT_TEMPLATE_CODE = "100001"
-DEFAULT_SCHEME_NAME = "默认方案"
 
 #: One task run retries until the send's deadline, and its last provider call may start just before
 #: it: deadline + connect + read timeout must end well inside the task time limit, so a run is
@@ -134,6 +135,16 @@ def _phones(value: object) -> object:
                 "13511112222 or +86 135-1111-2222, comma separated)"
             ) from None
     return frozenset(normalised)
+
+
+def _prefixes(value: object) -> object:
+    prefixes = _items(value)
+    if isinstance(prefixes, list | set | frozenset | tuple):
+        for prefix in prefixes:
+            if not (isinstance(prefix, str) and len(prefix) == 7 and prefix.isdigit() and prefix[0] == "1"):
+                raise ValueError("an entry is not a 7-digit mobile prefix (expected e.g. 1351111,1352222)")
+        return frozenset(prefixes)
+    return prefixes
 
 
 def _redis_url(value: object) -> object:
@@ -226,7 +237,7 @@ def _receipt_secret(value: object) -> object:
 
 
 def _template_param(value: object) -> object:
-    expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"5"}'
+    expected = 'expected a JSON object with a "##code##" value, e.g. {"code":"##code##","min":"##min##"}'
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -237,10 +248,17 @@ def _template_param(value: object) -> object:
     return value
 
 
+def _purposes(value: object) -> object:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_purposes(value)
+
+
 Rates = Annotated[tuple[Rate, ...], NoDecode, BeforeValidator(_rates)]
 OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(_optional_rate)]
 Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_items)]
 Phones = Annotated[frozenset[str], NoDecode, BeforeValidator(_phones)]
+Prefixes = Annotated[frozenset[str], NoDecode, BeforeValidator(_prefixes)]
 Lanes = Annotated[dict[str, Rate], NoDecode, BeforeValidator(_lanes)]
 TemplateParam = Annotated[str, BeforeValidator(_template_param)]
 RedisUrl = Annotated[SecretStr, BeforeValidator(_redis_url)]
@@ -248,6 +266,7 @@ BrokerUrl = Annotated[SecretStr | None, BeforeValidator(_broker_url)]
 HashKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_hash_keys)]
 EncryptionKeys = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_encryption_keys)]
 ReceiptSecret = Annotated[SecretStr | None, BeforeValidator(_receipt_secret)]
+Purposes = Annotated[dict[str, PurposeSpec] | None, NoDecode, BeforeValidator(_purposes)]
 
 
 class Settings(BaseSettings):
@@ -286,15 +305,21 @@ class Settings(BaseSettings):
     access_key_secret: SecretStr | None = Field(
         default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET"
     )
+    # The values below are every purpose's defaults (see SMSQ_PURPOSES).
     sign_name: str = DEFAULT_SIGN_NAME
     template_code: str = DEFAULT_TEMPLATE_CODE
-    #: ``##code##`` is where Alibaba puts the code it generates; ``min`` is the validity in minutes.
-    template_param: TemplateParam = '{"code":"##code##","min":"5"}'
-    scheme_name: str = DEFAULT_SCHEME_NAME
+    #: ``##code##`` is where Alibaba puts the code it generates; ``##min##`` becomes the code's
+    #: validity in whole minutes (the purpose's ``code_ttl_s``), as template 100001's ``min`` says.
+    template_param: TemplateParam = '{"code":"##code##","min":"##min##"}'
+    scheme_name: str = Field(default=DEFAULT_SCHEME_NAME, min_length=1, max_length=20)
     #: Digits of the code Alibaba generates: 6, as Twilio Verify's default and NIST SP 800-63B ask.
     code_length: int = Field(default=6, ge=4, le=8)
     code_ttl_s: int = Field(default=300, ge=60, le=3600)  # Dypnsapi ValidTime
     provider_interval_s: int = Field(default=60, ge=10, le=3600)  # Dypnsapi Interval (resend gap)
+    #: JSON object purpose -> its sign_name, template_code, template_param, scheme_name, and
+    #: optionally code_length, code_ttl_s and limits; the values above fill what one leaves out.
+    #: Unset: any purpose name is accepted, all with the values above (one scheme).
+    purposes: Purposes = None
 
     # --- timeouts and retries -----------------------------------------------------------------------
     connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
@@ -323,6 +348,24 @@ class Settings(BaseSettings):
     monitor_rules: Names = frozenset()
     #: Numbers that bypass every abuse limit (test numbers), in any form phonenumbers reads.
     safe_numbers: Phones = frozenset()
+
+    # --- the pumping breaker (producers.pumping): conversion per 7-digit prefix and purpose -------
+    #: enforce: refuse sends to a tripped prefix; monitor: log and count a trip, refuse nothing.
+    pumping_mode: Literal["enforce", "monitor", "off"] = "enforce"
+    #: The breaker judges a prefix (per purpose) only once its window holds this many sends.
+    pumping_min_sends: int = Field(default=30, ge=5, le=100_000)
+    #: It trips when verified / sent in the window falls below this.
+    pumping_min_conversion: float = Field(default=0.2, gt=0, lt=1)
+    #: With delivery receipts on: it also trips when delivered / sent (sends older than a minute)
+    #: falls below this. 0 (the default) judges verifications only.
+    pumping_min_delivery: float = Field(default=0.0, ge=0, lt=1)
+    pumping_window_s: int = Field(default=3600, ge=60, le=86_400)
+    #: How long the first trip refuses; each further trip of the prefix within a day doubles it.
+    pumping_cooldown_s: int = Field(default=1800, ge=10, le=86_400)
+    pumping_max_cooldown_s: int = Field(default=43_200, ge=10, le=7 * 86_400)
+    #: 7-digit prefixes the breaker never judges (your own test ranges, a partner's block).
+    pumping_safe_prefixes: Prefixes = frozenset()
+
     #: Wrong answers one code accepts; then it is locked until it expires or a new code is sent.
     check_max_failures: int = Field(default=5, ge=1)
     #: Checks per client IP (IPv6 per /64), whatever their answer; 5x the per-IP sends by default, so
@@ -366,6 +409,8 @@ class Settings(BaseSettings):
     #: (Flask and FastAPI take the client IP from Werkzeug's ProxyFix / uvicorn's proxy headers.)
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
+    _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.send_deadline_s > self.code_ttl_s:
@@ -373,6 +418,13 @@ class Settings(BaseSettings):
                 f"SMSQ_SEND_DEADLINE_S ({self.send_deadline_s}) must not exceed SMSQ_CODE_TTL_S "
                 f"({self.code_ttl_s}): a code delivered after it expires is useless"
             )
+        self._purposes = resolve_purposes(self.purposes, defaults=self._purpose_defaults())
+        for purpose in self._purposes.values():
+            if self.send_deadline_s > purpose.code_ttl_s:
+                raise ValueError(
+                    f"SMSQ_PURPOSES: purpose {purpose.name!r}: code_ttl_s ({purpose.code_ttl_s}) must not "
+                    f"be below SMSQ_SEND_DEADLINE_S ({self.send_deadline_s})"
+                )
         run_bound = self.send_deadline_s + self.connect_timeout_s + self.send_read_timeout_s
         if run_bound > MAX_SEND_DEADLINE_S:
             raise ValueError(
@@ -380,6 +432,8 @@ class Settings(BaseSettings):
                 f"must be at most {MAX_SEND_DEADLINE_S}: a task run retries until the deadline, and its "
                 "last call must end inside the run's time limit"
             )
+        if self.pumping_cooldown_s > self.pumping_max_cooldown_s:
+            raise ValueError("SMSQ_PUMPING_COOLDOWN_S must not exceed SMSQ_PUMPING_MAX_COOLDOWN_S")
         self._check_monitor_rules()
         return self
 
@@ -395,6 +449,32 @@ class Settings(BaseSettings):
             if rate and rate not in {str(item) for item in configured[scope]}:
                 shown = ", ".join(f"{scope}:{item}" for item in configured[scope]) or "none configured"
                 raise ValueError(f"SMSQ_MONITOR_RULES: {rule[:60]!r} is not a configured rule ({shown})")
+
+    def _purpose_defaults(self) -> PurposeSpec:
+        return PurposeSpec(
+            sign_name=self.sign_name,
+            template_code=self.template_code,
+            template_param=self.template_param,
+            scheme_name=self.scheme_name,
+            code_length=self.code_length,
+            code_ttl_s=self.code_ttl_s,
+            limits=self.purpose_limits,
+        )
+
+    def purpose(self, name: str) -> Purpose:
+        """The resolved configuration of purpose ``name``; raises
+        :class:`~producers.errors.UnknownPurpose` when SMSQ_PURPOSES is set and does not name it."""
+        purpose = self._purposes.get(name)
+        if purpose is not None:
+            return purpose
+        if self.purposes is not None:
+            raise UnknownPurpose(f"purpose {name[:40]!r} is not configured (SMSQ_PURPOSES)")
+        return Purpose.of(name, self._purpose_defaults())
+
+    @property
+    def default_scheme(self) -> str:
+        """The scheme a check without a purpose verifies in (SMSQ_SCHEME_NAME)."""
+        return self.scheme_name
 
     def check_limit_scopes(self) -> dict[str, tuple[Rate, ...]]:
         """The limits on checks, by scope (``constants.CHECK_LIMIT_SCOPES``)."""

@@ -14,7 +14,7 @@ import functools
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import redis
 import redis.asyncio
@@ -29,6 +29,12 @@ from producers.scripts import AsyncScripts, Scripts
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+if TYPE_CHECKING:
+    from producers.pumping import Breaker
+
+#: Purposes whose sends and verifications are counted apart (``conversion_counts``); beyond, "other".
+MAX_PURPOSE_SERIES = 32
 
 
 class AdmissionOutcome(enum.StrEnum):
@@ -65,6 +71,8 @@ class CheckOutcome(enum.StrEnum):
     OK = "ok"
     #: The number has no live code: the check fails without asking anyone.
     NO_CODE = "nocode"
+    #: The live code was sent for another purpose: the check fails without asking anyone.
+    WRONG_PURPOSE = "wrongpurpose"
     #: The live code had its share of wrong answers.
     LOCKED = "locked"
     #: A check limit refused: nothing counted.
@@ -115,6 +123,8 @@ class Admission:
     rule: str = ""
     retry_after_s: float = 0.0
     monitored: tuple[str, ...] = ()
+    #: This send tripped the pumping breaker (refused in enforce mode, admitted in monitor mode).
+    tripped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +165,10 @@ class Claim:
     version: int = 0
     #: The rate slot (server time, s) an earlier run reserved for this send, now this run's to use.
     slot_at: float | None = None
+    #: What the code is for (its template, scheme and validity come from the purpose's settings).
+    purpose: str = ""
+    #: The number's log of recent provider calls (``constants.calls_key``); "" for older records.
+    calls_key: str = ""
 
 
 class Op(Effect[T]):
@@ -191,7 +205,9 @@ class Count(Effect[None]):
 def _admission(reply: Any) -> Admission:
     outcome = AdmissionOutcome(reply[0])
     if outcome is AdmissionOutcome.LIMITED:
-        return Admission(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+        return Admission(
+            outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000, tripped=reply[3] == "tripped"
+        )
     if outcome is AdmissionOutcome.DUPLICATE:
         created = float(reply[3]) if reply[3] else 0.0
         return Admission(
@@ -203,7 +219,13 @@ def _admission(reply: Any) -> Admission:
             purpose=reply[5],
         )
     monitored = tuple(name for name in reply[3].split(",") if name)
-    return Admission(outcome, ticket=reply[1], created_at=int(reply[2]) / 1000, monitored=monitored)
+    return Admission(
+        outcome,
+        ticket=reply[1],
+        created_at=int(reply[2]) / 1000,
+        monitored=monitored,
+        tripped=reply[4] == "tripped",
+    )
 
 
 def admit_op(
@@ -218,12 +240,16 @@ def admit_op(
     record_ttl_s: int,
     idempotency_keys: tuple[str, ...] = (),
     idempotency_ttl_s: int = 300,
+    calls_key: str = "",
+    breaker: Breaker | None = None,
     now_ms: int | None = None,
 ) -> Op[Admission]:
     """Check every rule and write the record (``queued``), or change nothing.
 
     ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
-    the one to write first; it lives ``idempotency_ttl_s``."""
+    the one to write first; it lives ``idempotency_ttl_s``. ``calls_key`` names the number's
+    log of provider calls (``Keyring.calls_key``), which the send's runs enter. ``breaker``
+    judges the send's prefix and purpose (``producers.pumping``); None skips it."""
     rule_keys, rule_args = _rule_keys_and_args(rules)
     args: list[Any] = [
         ticket,
@@ -240,9 +266,21 @@ def admit_op(
         constants.RECORD_VERSION,
         idempotency_ttl_s,
         constants.DISPATCH_GRACE_S * 1000,
+        calls_key,
+        0 if breaker is None else len(breaker.keys),
+        *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
+        constants.stats_key("conversion"),
+        MAX_PURPOSE_SERIES,
         *rule_args,
     ]
-    keys = [constants.record_key(ticket), constants.inflight_key(), *idempotency_keys, *rule_keys]
+    pump_keys = () if breaker is None else breaker.keys
+    keys = [
+        constants.record_key(ticket),
+        constants.inflight_key(),
+        *pump_keys,
+        *idempotency_keys,
+        *rule_keys,
+    ]
     return Op("enqueue", keys, args, _admission)
 
 
@@ -292,10 +330,12 @@ def begin_check_op(
     live_code_keys: tuple[str, ...],
     rules: tuple[LimitRule, ...],
     max_failures: int,
+    purpose: str = "",
     now_ms: int | None = None,
 ) -> Op[CheckReservation]:
     """Count a check against its limits and reserve an answer against the number's live code
-    (see lua/check_begin.lua), or change nothing when a limit refuses."""
+    (see lua/check_begin.lua), or change nothing when a limit refuses. With ``purpose``, only
+    a live code sent for that purpose is reserved (``wrongpurpose`` otherwise)."""
     rule_keys, rule_args = _rule_keys_and_args(rules)
     keys = [constants.stats_key("checks"), *live_code_keys, *rule_keys]
     args: list[Any] = [
@@ -304,6 +344,8 @@ def begin_check_op(
         uuid.uuid4().hex,
         constants.check_attempts_key(""),
         len(live_code_keys),
+        purpose,
+        constants.record_key(""),
         *rule_args,
     ]
     return Op("check_begin", keys, args, _reservation)
@@ -319,7 +361,14 @@ def check_passed_op(ticket: str, *, live_code_keys: tuple[str, ...]) -> Op[str]:
     return Op(
         "verified",
         [constants.check_attempts_key(ticket), constants.stats_key("checks"), *live_code_keys],
-        [ticket, constants.record_key(""), constants.minute_stats_key(""), ""],
+        [
+            ticket,
+            constants.record_key(""),
+            constants.minute_stats_key(""),
+            "",
+            constants.stats_key("conversion"),
+            MAX_PURPOSE_SERIES,
+        ],
         str,
     )
 
@@ -395,8 +444,17 @@ class RecordStore:
 
     # --- workers --------------------------------------------------------------------------------
 
-    def claim(self, ticket: str, *, lease_s: float, token: str, now_ms: int | None = None) -> Claim:
-        """Take a send for one attempt (see claim.lua for the outcomes)."""
+    def claim(
+        self,
+        ticket: str,
+        *,
+        lease_s: float,
+        token: str,
+        calls_window_s: float = 120,
+        now_ms: int | None = None,
+    ) -> Claim:
+        """Take a send for one attempt (see claim.lua for the outcomes). The claim enters the send
+        in its number's log of provider calls, kept ``calls_window_s``."""
         reply = self._scripts.run(
             "claim",
             [constants.record_key(ticket), constants.lease_key(ticket), constants.inflight_key()],
@@ -406,6 +464,7 @@ class RecordStore:
                 "" if now_ms is None else now_ms,
                 constants.minute_stats_key(""),
                 ticket,
+                int(calls_window_s * 1000),
             ],
         )
         outcome = ClaimOutcome(reply[0])
@@ -424,7 +483,20 @@ class RecordStore:
             server_now=int(reply[7]) / 1000,
             version=int(reply[8] or 0),
             slot_at=float(reply[9]) if reply[9] else None,
+            purpose=reply[10],
+            calls_key=reply[11],
         )
+
+    def other_calls(self, calls_key: str, ticket: str, *, since: float) -> int:
+        """How many sends other than ``ticket`` entered the number's call log at or after ``since``
+        (server time, s): each may have started the provider's resend interval."""
+        if not calls_key:
+            return 0
+        try:
+            recent = self._redis.zrangebyscore(calls_key, int(since * 1000), "+inf")
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unavailable") from exc
+        return sum(1 for member in recent if member != ticket)
 
     def mark_ambiguous(self, ticket: str, since: float) -> None:
         """Remember that an attempt begun at ``since`` (server time) may have reached the provider."""
@@ -524,12 +596,23 @@ class AsyncRecordStore:
             await self._redis.hincrby(constants.stats_key(name), field, amount)
 
 
+def conversion_counts(raw: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Sends and verifications by purpose from the global counters (``{purpose: {"sent": n,
+    "verified": m}}``): their ratio is the conversion the pumping breaker judges per prefix."""
+    counts: dict[str, dict[str, int]] = {}
+    for field, value in raw.items():
+        event, _, purpose = field.partition("|")
+        counts.setdefault(purpose, {"sent": 0, "verified": 0})[event] = int(value)
+    return counts
+
+
 def check_results(raw: dict[str, str]) -> dict[str, int]:
     """Check outcomes from the global counters: passed, failed, locked, error, no_code (no live
-    code: failed at no cost) and limited (a check limit refused). The scripts count ``asked``
-    (reached the provider), ``passed``, ``locked``, ``no_code`` and ``limited``; a failed check is
+    code: failed at no cost), wrong_purpose (the live code was sent for another purpose: failed at
+    no cost) and limited (a check limit refused). The scripts count ``asked`` (reached the
+    provider), ``passed``, ``locked``, ``no_code``, ``wrong_purpose`` and ``limited``; a failed check is
     one asked that neither passed nor errored, so the hot path needs no extra round trip to count it."""
-    names = ("asked", "passed", "locked", "error", "no_code", "limited")
+    names = ("asked", "passed", "locked", "error", "no_code", "wrong_purpose", "limited")
     counts = {name: int(raw.get(name, 0)) for name in names}
     return {
         "passed": counts["passed"],
@@ -537,6 +620,7 @@ def check_results(raw: dict[str, str]) -> dict[str, int]:
         "locked": counts["locked"],
         "error": counts["error"],
         "no_code": counts["no_code"],
+        "wrong_purpose": counts["wrong_purpose"],
         "limited": counts["limited"],
     }
 

@@ -20,9 +20,15 @@ The provider refuses a second send to the same number inside ``Interval`` (``biz
 a retry *inside that interval* is safe and tells us what happened: ``OK`` means the first request
 never took effect (one SMS, this one); ``biz.FREQUENCY`` proves the first one went out (one SMS,
 recorded as sent). Past the interval a retry could text a second, different code, so the send
-fails as ``ambiguous_unconfirmed`` instead. The time of the first ambiguous attempt is kept in the
-record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
-window. Every time compared with the record's is on the Redis server's clock.
+fails as ``ambiguous_unconfirmed`` instead. The time of the first ambiguous attempt is kept in
+the record, so a later run (after a re-queue, or after a worker died mid-call) keeps to the same
+window.
+
+The interval is per number, across schemes and purposes: ``biz.FREQUENCY`` is proof only when no
+other send to the number was claimed for a provider call in the interval (the number's call log,
+``constants.calls_key``). Otherwise that other send (a login code before this reset code, say) may
+be what the provider refused for, and the send fails as ``ambiguous_unconfirmed``. Every time
+compared with the record's is on the Redis server's clock.
 
 The record holds the number sealed (``producers.keyring``); a run opens it after the claim. A record
 that opens with none of the configured keys ends ``failed`` with reason ``undecryptable``.
@@ -44,6 +50,7 @@ from producers import errors
 from producers.constants import RECORD_VERSION
 from producers.keyring import Keyring, get_keyring
 from producers.provider import SendReceipt
+from producers.purposes import Purpose
 from producers.records import SendState
 from producers.settings import Settings
 from producers.store import Claim, ClaimOutcome, RecordStore
@@ -61,7 +68,7 @@ THROTTLE_PENALTY_S = 5.0
 class SendsSms(Protocol):
     """What delivery needs from the provider adapter."""
 
-    def send(self, phone: str, *, out_id: str) -> SendReceipt: ...
+    def send(self, phone: str, *, out_id: str, purpose: Purpose) -> SendReceipt: ...
 
 
 class LimiterDecision(Protocol):
@@ -160,7 +167,9 @@ class Delivery:
         propagates; the recovery sweep re-publishes it once Redis answers (or once this run's lease
         lapses). An SMS that may already be out is remembered as ambiguous, so no later run can
         send a second code."""
-        claim = self.store.claim(ticket, lease_s=self.settings.run_lease_s, token=token)
+        claim = self.store.claim(
+            ticket, lease_s=self.settings.run_lease_s, token=token, calls_window_s=self.calls_window_s()
+        )
         if claim.outcome is not ClaimOutcome.CLAIMED:
             return _not_claimed(claim)
         if self.leases is None:
@@ -168,18 +177,34 @@ class Delivery:
         with self.leases.holding(ticket, token):
             return self._run(_Run(self, ticket, token, claim))
 
-    def _run(self, run: _Run) -> Outcome:
+    def calls_window_s(self) -> float:
+        """How long a claim stays in the number's call log: the provider's interval, plus the
+        longest a claimed run can take to reach the provider (rate sleep, connect, read)."""
+        s = self.settings
+        return s.provider_interval_s + s.limiter_max_sleep_s + s.connect_timeout_s + s.send_read_timeout_s
+
+    def _unfit(self, run: _Run) -> str | None:
+        """Why a run can never send its send (a final reason), or None once its purpose and
+        number are ready."""
         claim = run.claim
         if claim.version != RECORD_VERSION:
             # written by another release: its fields may mean something else, so do not guess
-            state = run.finish(SendState.FAILED, {"reason": "schema"})
-            return Outcome(RunResult.of(state), "schema", claim.lane)
+            return "schema"
         try:
+            run.purpose = self.settings.purpose(claim.purpose or "login")
             run.phone = self.keyring.unseal(claim.sealed_phone)
-        except errors.DecryptionFailed as exc:
-            # sealed under a key this worker does not have: it can never send it, so say why
-            state = run.finish(SendState.FAILED, {"reason": exc.reason})
-            return Outcome(RunResult.of(state), exc.reason, claim.lane)
+        except (errors.UnknownPurpose, errors.DecryptionFailed) as exc:
+            # the purpose left SMSQ_PURPOSES after the send was queued, or the number is sealed
+            # under a key this worker does not have: it can never be sent, so say why
+            return exc.reason
+        return None
+
+    def _run(self, run: _Run) -> Outcome:
+        claim = run.claim
+        unfit = self._unfit(run)
+        if unfit is not None:
+            state = run.finish(SendState.FAILED, {"reason": unfit})
+            return Outcome(RunResult.of(state), unfit, claim.lane)
         try:
             receipt = run.attempt()
         except TooLate:
@@ -262,6 +287,8 @@ class _Run:
     claim: Claim
     #: The number, once opened from the record.
     phone: str = ""
+    #: What the code is for, resolved from the settings after the claim.
+    purpose: Purpose | None = None
     ambiguous_since: float | None = None
     last_call_at: float | None = None
     confirmed_by: str = "provider_ok"
@@ -293,11 +320,15 @@ class _Run:
 
     def finish(self, state: SendState, fields: dict[str, str]) -> SendState | None:
         """Record the run's outcome; returns the state the record holds afterwards."""
+        purpose = self.purpose
+        live_code_keys: tuple[str, ...] = ()
+        if self.phone and purpose is not None:
+            live_code_keys = self.d.keyring.live_code_keys(self.phone, purpose.scheme_name)
         return self.d.store.finish(
             self.ticket,
             state,
-            live_code_keys=self.d.keyring.live_code_keys(self.phone) if self.phone else (),
-            code_ttl_s=self.d.settings.code_ttl_s,
+            live_code_keys=live_code_keys,
+            code_ttl_s=purpose.code_ttl_s if purpose else self.d.settings.code_ttl_s,
             token=self.token,
             fields=fields,
         )
@@ -330,7 +361,8 @@ class _Run:
                 raise AmbiguityUnresolved("an earlier attempt may have been delivered; not resending")
         started = self.last_call_at = self.now()
         try:
-            receipt = self.d.provider.send(self.phone, out_id=self.ticket)
+            assert self.purpose is not None
+            receipt = self.d.provider.send(self.phone, out_id=self.ticket, purpose=self.purpose)
         except errors.ProviderError as exc:
             metrics.provider_request("send", self.now() - started, exc)
             return self._after_error(exc, started)
@@ -340,6 +372,11 @@ class _Run:
     def _after_error(self, exc: errors.ProviderError, started: float) -> SendReceipt:
         """Re-raise ``exc`` for the retry loop, unless it proves an earlier attempt went out."""
         if isinstance(exc, errors.ProviderFrequency) and self.ambiguous_since is not None:
+            since = started - self.d.calls_window_s()
+            if self.d.store.other_calls(self.claim.calls_key, self.ticket, since=since):
+                # another send to the number (another purpose, another scheme) may be what the
+                # provider refused for: the interval proves nothing about this one
+                raise AmbiguityUnresolved("another send to this number may explain the provider's refusal")
             # The provider refused a second send inside its interval: the first one went out.
             self.confirmed_by = "provider_frequency"
             return SendReceipt(biz_id="", request_id="", latency_s=self.now() - started)

@@ -26,10 +26,12 @@ from prometheus_client.registry import Collector
 
 from producers import constants, errors
 from producers.receipts import ReceiptOutcome, delivery_counts
-from producers.store import check_results
+from producers.store import check_results, conversion_counts
 
 #: What ``smsq admin`` counts in ``smsq:stats:admin`` (exported with a zero before the first one).
-ADMIN_ACTIONS = ("unlock",)
+ADMIN_ACTIONS = ("unlock", "unblock")
+#: What the pumping breaker counts in ``smsq:stats:pumping`` (exported with a zero before the first).
+PUMPING_EVENTS = ("trips", "monitor_trips", "refused", "monitored")
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _E2E_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -128,14 +130,48 @@ class RedisCollector(Collector):
         admin = CounterMetricFamily(
             "smsq_admin_actions", "Operator overrides by smsq admin (global)", labels=["action"]
         )
+        pumping = CounterMetricFamily(
+            "smsq_pumping",
+            "Pumping breaker events (global): trips and monitor_trips (a prefix and purpose tripped), "
+            "refused (sends refused while tripped), monitored (sends that monitor mode let through)",
+            labels=["event"],
+        )
+        conversion = CounterMetricFamily(
+            "smsq_conversion",
+            "Sends admitted and sends verified, by purpose (global): verified / sent is the conversion",
+            labels=["purpose", "event"],
+        )
+        tripped = GaugeMetricFamily(
+            "smsq_pumping_tripped", "Prefix and purpose pairs whose pumping breaker is tripped now (global)"
+        )
         try:
             pipe = self._redis.pipeline(transaction=False)
             for lane in self._lanes:
                 pipe.llen(constants.queue_for_lane(lane))
                 pipe.zcard(constants.due_key(lane))
-            for name in ("checks", "admin", "receipts", "deliveries", "delivery_time"):
+            for name in (
+                "checks",
+                "admin",
+                "pumping",
+                "conversion",
+                "receipts",
+                "deliveries",
+                "delivery_time",
+            ):
                 pipe.hgetall(constants.stats_key(name))
-            *per_lane, check_counts, admin_counts, receipts, deliveries, delivery_time = pipe.execute()
+            pipe.hkeys(constants.pumping_trips_key())
+            (
+                *per_lane,
+                check_counts,
+                admin_counts,
+                pumping_counts,
+                conversion_raw,
+                receipts,
+                deliveries,
+                delivery_time,
+                trips,
+            ) = pipe.execute()
+            in_force = _existing(self._redis, trips)
         except redis.RedisError:
             return
         for index, lane in enumerate(self._lanes):
@@ -145,11 +181,25 @@ class RedisCollector(Collector):
             checks.add_metric([result], float(count))
         for action in ADMIN_ACTIONS:
             admin.add_metric([action], float(admin_counts.get(action, 0)))
+        for event in PUMPING_EVENTS:
+            pumping.add_metric([event], float(pumping_counts.get(event, 0)))
+        tripped.add_metric([], float(in_force))
+        for purpose, counts in sorted(conversion_counts(conversion_raw).items()):
+            for event, count in counts.items():
+                conversion.add_metric([purpose, event], float(count))
         yield depth
         yield waiting
         yield checks
         yield admin
+        yield pumping
+        yield tripped
+        yield conversion
         yield from receipt_families(receipts, deliveries, delivery_time)
+
+
+def _existing(client: redis.Redis, keys: list[str]) -> int:
+    """How many of ``keys`` exist (the trip keys still in their cool-down)."""
+    return int(client.exists(*keys)) if keys else 0
 
 
 def receipt_families(

@@ -11,7 +11,7 @@ IP to ``send_code`` (``client_ip=``), as the framework's own proxy handling sees
 routes are the gateway's, under a prefix of your choice::
 
     POST {prefix}/codes           {"phone", "purpose"?}  → 202 ticket (Location: the status URL)
-    POST {prefix}/checks          {"phone", "code"}      → 200 {"passed", "attempts_left", "ticket"}
+    POST {prefix}/checks          {"phone", "code", "purpose"?} → 200 {"passed", "attempts_left", "ticket"}
     GET  {prefix}/codes/{ticket}  the send's status, phone masked
 
 Unlike the gateway's, they take neither ``client_ip`` nor ``lane`` from the body: the caller is the

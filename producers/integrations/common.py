@@ -26,7 +26,7 @@ MAX_BODY_BYTES = 16 * 1024
 TICKET_PATTERN = constants.TICKET_PATTERN
 
 SEND_FIELDS = frozenset({"phone", "purpose"})
-CHECK_FIELDS = frozenset({"phone", "code"})
+CHECK_FIELDS = frozenset({"phone", "code", "purpose"})
 
 _TICKET = re.compile(TICKET_PATTERN)
 
@@ -119,7 +119,8 @@ def check_answer(raw: bytes, content_type: str | None, client_ip: str | None) ->
     ``client_ip`` counts against the per-IP check limits, as for sends."""
     body = json_object(raw, content_type, CHECK_FIELDS)
     phone = required(body, "phone", InvalidPhoneNumber)
-    result = check_code(phone, required(body, "code", InvalidCode), client_ip=client_ip)
+    code = required(body, "code", InvalidCode)
+    result = check_code(phone, code, client_ip=client_ip, purpose=optional(body, "purpose"))
     return HttpAnswer(200, as_json(result))
 
 

@@ -7,6 +7,7 @@
 --   {"limited", rule name, retry_after_ms}  a check limit refused: nothing counted
 --   {"nocode"}                 no live code: the check fails at no cost (no provider call); it
 --                              counts against the caller's limits, never against the number
+--   {"wrongpurpose"}           the live code was sent for another purpose: fails the same way
 --   {"locked", ticket, ms}     the live code had max_failures answers; ms until it expires
 --   {"ok", ticket, used}       reserved: answers counted against this code, this one included
 -- The reservation is taken before the provider is called, so under any concurrency at most
@@ -18,7 +19,9 @@ local now_ms = clock_ms(ARGV[2])
 local event_id = ARGV[3]                   -- this check's member in the limit logs
 local counter_prefix = ARGV[4]             -- + ticket = the code's answer counter
 local live_names = tonumber(ARGV[5])
-local rules = read_rules(6, 2 + live_names)
+local purpose = ARGV[6]                    -- "" checks whatever purpose the live code has
+local record_prefix = ARGV[7]              -- + ticket = its send record (which holds the purpose)
+local rules = read_rules(8, 2 + live_names)
 
 local limited = full_rule(rules, now_ms)
 if limited then
@@ -40,6 +43,10 @@ if not ticket then
   return {"nocode"}
 end
 if code_left_ms < 0 then code_left_ms = 1000 end
+if purpose ~= "" and redis.call("HGET", record_prefix .. ticket, "purpose") ~= purpose then
+  redis.call("HINCRBY", KEYS[1], "wrong_purpose", 1)
+  return {"wrongpurpose"}
+end
 
 local counter = counter_prefix .. ticket
 local used = tonumber(redis.call("GET", counter) or "0")

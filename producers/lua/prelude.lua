@@ -95,3 +95,15 @@ local function record_event(rules, now_ms, id)
     redis.call("PEXPIRE", log, window)
   end
 end
+
+-- Sends and verifications by purpose (producers.store.conversion_counts): fields "event|purpose",
+-- at most max_purposes purposes apart, the rest counted as "other".
+local function count_purpose(key, event, purpose, max_purposes)
+  local field = event .. "|" .. purpose
+  if redis.call("HEXISTS", key, field) == 0
+     and redis.call("HEXISTS", key, "sent|" .. purpose) == 0
+     and redis.call("HLEN", key) >= 2 * max_purposes then
+    field = event .. "|other"
+  end
+  redis.call("HINCRBY", key, field, 1)
+end

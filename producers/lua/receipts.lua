@@ -59,6 +59,19 @@ local function observe_delivery_time(took)
   redis.call("HINCRBY", KEYS[3], "count", 1)
 end
 
+-- The pumping breaker's conversion (enqueue.lua): a delivered send of its window, scored by when
+-- it was sent.
+local function count_for_breaker(key)
+  local logs = redis.call("HMGET", key, "pump_sent", "pump_dl")
+  if not logs[1] or not logs[2] then return end
+  local ticket = string.match(key, "[^:]+$")
+  local sent_ms = redis.call("ZSCORE", logs[1], ticket)
+  if sent_ms then
+    redis.call("ZADD", logs[2], sent_ms, ticket)
+    redis.call("PEXPIRE", logs[2], math.max(redis.call("PTTL", logs[1]), 1))
+  end
+end
+
 local function set_or_clear(key, field, value)
   if value then
     redis.call("HSET", key, field, string.format("%.3f", value))
@@ -91,6 +104,7 @@ for i = 1, #KEYS - 3 do
       if RANK[result] ~= old_rank then
         count_delivery(result, code, rec[2] or "unknown")
         if result == "delivered" and took then observe_delivery_time(took) end
+        if result == "delivered" then count_for_breaker(key) end
       end
     else
       outcome = "duplicate"

@@ -183,6 +183,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             found[f"scale_efficiency_{variant}_at_{point['processes']}"] = point.get("efficiency")
     found["limiter_rate_over_limit"] = get(results, "limiter", "rate", "ratio")
     found["emulator_over_throughput_smsq"] = div(get(results, "emulator", "requests_per_s"), rate, 1)
+    found["pumping_attack_spent_over_no_breaker"] = div(
+        get(results, "pumping", "attack", "spent_total"),
+        get(results, "pumping", "attack", "no_breaker_spent"),
+    )
     found["receipts_achieved_over_offered"] = div(
         get(results, "receipts", "load", "achieved_per_s"),
         get(results, "receipts", "load", "offered_per_s"),
@@ -227,7 +231,7 @@ def _target(name: str, value: Any, limit: float, comparison: str, unit: str = ""
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """The promises of issues 4, 6, 13, 15 and 16, each met or not, with the gap."""
+    """The promises of issues 4, 6, 13, 14, 15 and 16, each met or not, with the gap."""
     r = ratios(results)
     o = overheads_ms(results)
     lane_b = get(results, "limiter", "lanes", "max_s")
@@ -301,6 +305,19 @@ def targets(results: dict[str, Any]) -> list[Target]:
             div(get(results, "receipts", "outage", "delivered"), get(results, "receipts", "outage", "sends")),
             1.0,
             ">=",
+            "x",
+        ),
+        _target(
+            "pumping: normal users refused in other prefixes == 0",
+            get(results, "pumping", "other_users", "refused"),
+            0,
+            "<=",
+        ),
+        _target(
+            "pumping: attack SMS spent <= 10% of the attack",
+            r["pumping_attack_spent_over_no_breaker"],
+            0.1,
+            "<=",
             "x",
         ),
     ]

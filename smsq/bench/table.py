@@ -75,6 +75,7 @@ def table(report: dict[str, Any]) -> str:
         ("limiter", _limiter),
         ("emulator", _emulator),
         ("receipts", _receipts),
+        ("pumping", _pumping),
         ("async", _async),
     ):
         if ok(name):
@@ -240,6 +241,26 @@ def _receipts(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
         "retry 0.6 s",
         0.6,
     )
+
+
+def _pumping(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
+    bench = results["pumping"]
+    attack, inside, others = bench["attack"], bench["prefix_users"], bench["other_users"]
+    no_breaker = attack["no_breaker_spent"]
+    rows.add(
+        "pumping", "attack SMS before first trip", attack["spent_before_first_trip"], "no breaker", no_breaker
+    )
+    rows.add(
+        "pumping",
+        f"attack SMS in all ({attack['trips']} trips)",
+        attack["spent_total"],
+        "no breaker",
+        no_breaker,
+        r.get("pumping_attack_spent_over_no_breaker"),
+    )
+    rows.add("pumping", f"prefix users refused of {inside['users']}", inside["refused_by_breaker"], "", None)
+    rows.add("pumping", f"other users refused of {others['users']}", others["refused"], "target", 0)
+    rows.add("pumping", "s to lift after the attack", bench["lifted_after_attack_s"], "", None)
 
 
 def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:

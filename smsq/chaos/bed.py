@@ -36,6 +36,7 @@ OPEN_LIMITS = {
     "SMSQ_IP_LIMITS": "",
     "SMSQ_PREFIX_LIMITS": "",
     "SMSQ_PURPOSE_LIMITS": "",
+    "SMSQ_PUMPING_MODE": "off",  # its sends never verify: the pumping breaker would trip
 }
 
 

@@ -4,6 +4,10 @@
 forgotten, so the code takes ``SMSQ_CHECK_MAX_FAILURES`` answers again (for a user on the phone
 with support who mistyped, say). The count is ``smsq_admin_actions_total{action="unlock"}`` on every
 worker's ``/metrics``.
+
+``smsq admin breakers`` lists the pumping breakers tripped now (prefix, purpose, time left);
+``smsq admin unblock PREFIX`` lifts every trip of a 7-digit prefix by hand and forgets its repeats
+(``action="unblock"``). See ops/runbook.md, "The pumping breaker tripped".
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from producers.errors import ConfigurationError, SmsqError
 from producers.keyring import get_keyring
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
+from producers.pumping import PREFIX_DIGITS, trips, unblock
+from producers.settings import get_settings
 from producers.store import store_for
 from smsq.cli.exits import exit_code_for
 
@@ -29,11 +35,14 @@ def admin() -> None:
 
 @admin.command()
 @click.argument("phone")
-def unlock(phone: str) -> None:
+@click.option("--purpose", help="The purpose of the code (its scheme); default: the default scheme.")
+def unlock(phone: str, purpose: str | None) -> None:
     """Lift the lockout of PHONE's live code: its wrong answers are forgotten."""
     try:
         number = normalize_phone(phone)
-        ticket, used = store_for(get_redis()).unlock(get_keyring().live_code_keys(number))
+        settings = get_settings()
+        scheme = settings.default_scheme if purpose is None else settings.purpose(purpose).scheme_name
+        ticket, used = store_for(get_redis()).unlock(get_keyring().live_code_keys(number, scheme))
     except ConfigurationError:
         raise  # the command group prints it in one line and exits 2
     except SmsqError as exc:
@@ -46,3 +55,40 @@ def unlock(phone: str) -> None:
         return
     log_event("admin.unlock", phone=masked, ticket=ticket, wrong_answers_forgotten=used)
     click.echo(f"unlocked {masked}: {used} answer(s) forgotten on ticket {ticket}")
+
+
+@admin.command()
+def breakers() -> None:
+    """List the pumping breakers tripped now: prefix, purpose, mode and time left."""
+    try:
+        tripped = trips(get_redis(), get_keyring())
+    except ConfigurationError:
+        raise
+    except SmsqError as exc:
+        click.echo(f"error: {exc} ({exc.reason})", err=True)
+        raise SystemExit(exit_code_for(exc)) from None
+    if not tripped:
+        click.echo("no pumping breaker is tripped")
+    for trip in tripped:
+        click.echo(f"{trip.prefix}  {trip.purpose}  {trip.mode}  lifts in {trip.left_s:.0f} s")
+
+
+@admin.command(name="unblock")
+@click.argument("prefix")
+def unblock_prefix(prefix: str) -> None:
+    """Lift the pumping breaker of PREFIX (7 digits, e.g. 1351111) for every purpose."""
+    if not (len(prefix) == PREFIX_DIGITS and prefix.isdigit()):
+        click.echo(f"error: PREFIX must be the first {PREFIX_DIGITS} digits of a number", err=True)
+        raise SystemExit(2)
+    try:
+        lifted = unblock(get_redis(), get_keyring(), prefix)
+    except ConfigurationError:
+        raise
+    except SmsqError as exc:
+        click.echo(f"error: {exc} ({exc.reason})", err=True)
+        raise SystemExit(exit_code_for(exc)) from None
+    log_event("admin.unblock", prefix=prefix, purposes=",".join(lifted) or "none")
+    if not lifted:
+        click.echo(f"{prefix} is not tripped: nothing to unblock")
+        return
+    click.echo(f"unblocked {prefix}: {', '.join(lifted)}")

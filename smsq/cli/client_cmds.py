@@ -85,11 +85,12 @@ def send(
 @click.argument("phone")
 @click.argument("code")
 @click.option("--client-ip", help="The end user's IP, for per-IP check limits.")
+@click.option("--purpose", help="The purpose the code was sent for (a code of another purpose fails).")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON.")
-def check(phone: str, code: str, client_ip: str | None, json_output: bool) -> None:
+def check(phone: str, code: str, client_ip: str | None, purpose: str | None, json_output: bool) -> None:
     """Check CODE for PHONE; exit 0 when it passed, 1 when it did not."""
     try:
-        result = check_code(phone, code, client_ip=client_ip)
+        result = check_code(phone, code, client_ip=client_ip, purpose=purpose)
     except SmsqError as exc:
         _fail(json_output, exc)
         return

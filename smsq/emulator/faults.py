@@ -35,6 +35,7 @@ class MagicRule:
 
     outcome: Outcome
     first_n: int | None = None  # only the first n matching requests since reset; None = every time
+    nth: int | None = None  # only the nth matching request since reset (a later send's first try)
     send_only: bool = False  # only SendSmsVerifyCode requests (else both actions)
     description: str = ""
 
@@ -69,6 +70,12 @@ MAGIC_NUMBERS: Final[Mapping[str, MagicRule]] = {
     ),
     "13900000011": MagicRule(
         Outcome.DROP, first_n=1, description="first request dropped unprocessed, then normal"
+    ),
+    "13900000012": MagicRule(
+        Outcome.DROP,
+        nth=2,
+        send_only=True,
+        description="second send dropped unprocessed, the rest normal (a later send's ambiguity)",
     ),
 }
 
@@ -173,7 +180,10 @@ class FaultInjector:
         if rule is not None and (action == SEND or not rule.send_only):
             assert phone is not None
             seen = self._magic_seen[phone] = self._magic_seen.get(phone, 0) + 1
-            if rule.first_n is None or seen <= rule.first_n:
+            if rule.nth is not None:
+                if seen == rule.nth:
+                    return Decision(rule.outcome, delay_s)
+            elif rule.first_n is None or seen <= rule.first_n:
                 return Decision(rule.outcome, delay_s)
         threshold = 0.0
         for name, outcome in zip(_RATES, _RATE_OUTCOMES, strict=True):

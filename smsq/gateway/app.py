@@ -3,7 +3,7 @@
 ::
 
     POST /v1/codes           {"phone", "purpose"?, "client_ip"?, "idempotency_key"?, "lane"?} → 202 ticket
-    POST /v1/checks          {"phone", "code", "client_ip"?}                                → 200 result
+    POST /v1/checks          {"phone", "code", "purpose"?, "client_ip"?}                    → 200 result
     GET  /v1/codes/{ticket}  the send's status and delivery, phone masked                   → 200 status
     GET  /healthz            {"status": "ok"} while Redis answers PING, else 503
     GET  /openapi.json       this contract as an OpenAPI 3.1 document (smsq/gateway/openapi.json)
@@ -254,7 +254,7 @@ async def _blocking(request: web.Request, call: Callable[[], T]) -> T:
 # --- handlers --------------------------------------------------------------------------------------
 
 _SEND_FIELDS = frozenset({"phone", "purpose", "client_ip", "idempotency_key", "lane"})
-_CHECK_FIELDS = frozenset({"phone", "code", "client_ip"})
+_CHECK_FIELDS = frozenset({"phone", "code", "purpose", "client_ip"})
 
 
 async def post_code(request: web.Request) -> web.Response:
@@ -284,7 +284,9 @@ async def post_check(request: web.Request) -> web.Response:
     phone = required(body, "phone", InvalidPhoneNumber)
     code = required(body, "code", InvalidCode)
     client_ip = optional(body, "client_ip") or _client_ip(request)
-    result = await _blocking(request, functools.partial(check_code, phone, code, client_ip=client_ip))
+    purpose = optional(body, "purpose")
+    call = functools.partial(check_code, phone, code, client_ip=client_ip, purpose=purpose)
+    result = await _blocking(request, call)
     return web.json_response(as_json(result))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from producers import (
     CheckLocked,
+    CheckResult,
     InvalidCode,
     InvalidPhoneNumber,
     ProviderTransient,
@@ -132,3 +133,15 @@ def send_and_wait(phone: str) -> str:
         return ticket.id
 
     return asyncio.run(flow())
+
+
+def test_an_async_check_for_another_purpose_fails_without_asking_the_provider(
+    emulator: EmulatorHandle,
+) -> None:
+    phone = fresh_number()
+    send_and_wait(phone)  # a login code
+    code = emulator.messages(phone)[0]["code"]
+    asked = emulator.stats()["check_requests"]
+    assert asyncio.run(acheck_code(phone, code, purpose="reset")) == CheckResult(False, 0)
+    assert emulator.stats()["check_requests"] == asked
+    assert asyncio.run(acheck_code(phone, code, purpose="login")).passed

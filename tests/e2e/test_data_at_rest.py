@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 import redis
 
-from producers import SendState, check_code, get_status, send_code
-from tests.conftest import EmulatorHandle
+from producers import RateLimited, SendState, check_code, get_status, send_code
+from producers.keyring import get_keyring
+from producers.pumping import trips, unblock
+from tests.conftest import EmulatorHandle, clear_process_caches
 from tests.e2e.helpers import wait_final
 
 
@@ -134,3 +136,36 @@ def test_redis_never_sees_the_number_its_prefix_or_the_code_during_a_send_and_ch
             for shown in readable(text):
                 for what, secret in secrets.items():
                     assert secret not in shown, f"{what} in {where}: {shown[:200]!r}"
+
+
+def test_a_pumping_trip_its_listing_and_its_unblock_never_show_the_prefix_to_redis(
+    smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "SMSQ_PHONE_LIMITS": "",
+        "SMSQ_PREFIX_LIMITS": "",
+        "SMSQ_PUMPING_MIN_SENDS": "5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    clear_process_caches()
+    prefix = fresh_number()[:7]
+    url = smsq_env["SMSQ_REDIS_URL"]
+    client, keyring = redis.Redis.from_url(url, decode_responses=True), get_keyring()
+    with Monitor(url) as monitor:
+        for index in range(5):
+            send_code(f"{prefix}{index:04d}", lane="default")  # never verified
+        with pytest.raises(RateLimited) as refused:
+            send_code(f"{prefix}0099")
+        assert refused.value.rule == f"pumping:{prefix}"
+        assert [trip.prefix for trip in trips(client, keyring)] == [prefix]
+        assert unblock(client, keyring, prefix) == ["login"]
+    assert sum("EVALSHA" in command for command in monitor.commands) >= 6
+    stored = list(everything_stored(redis.Redis.from_url(url)))
+    assert any(key.startswith("smsq:pump:") for key in stored)
+    for where, texts in (
+        ("a command Redis received", monitor.commands),
+        ("a key or value Redis holds", stored),
+    ):
+        for text in texts:
+            for shown in readable(text):
+                assert prefix not in shown, f"the prefix in {where}: {shown[:200]!r}"

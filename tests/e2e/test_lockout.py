@@ -43,7 +43,15 @@ def test_200_concurrent_wrong_checks_from_several_processes_let_exactly_5_reach_
     assert results.count("locked") == 195
     assert emulator.stats()["check_requests"] == 5
     counted = check_results(redis_client.hgetall("smsq:stats:checks"))
-    assert counted == {"passed": 0, "failed": 5, "locked": 195, "error": 0, "no_code": 0, "limited": 0}
+    assert counted == {
+        "passed": 0,
+        "failed": 5,
+        "locked": 195,
+        "error": 0,
+        "no_code": 0,
+        "wrong_purpose": 0,
+        "limited": 0,
+    }
 
 
 @pytest.mark.usefixtures("workers")

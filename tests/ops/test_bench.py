@@ -29,7 +29,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.bench
-@pytest.mark.timeout(480)  # bench all --quick incl. scale and receipts; the run below gets 460 s
+@pytest.mark.timeout(520)  # bench all --quick incl. scale, receipts, pumping; the run below gets 500 s
 def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_path: Path) -> None:
     json_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     env = {**os.environ, **NO_CLOUD_PROBES}
@@ -49,7 +49,7 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
         env=env,
         capture_output=True,
         text=True,
-        timeout=460,
+        timeout=500,
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -108,6 +108,7 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     assert receipts["outage"]["probe_statuses"] == {"503": 10}, "a frozen Redis answers 503, not a hang"
     assert receipts["outage"]["delivered"] == receipts["outage"]["sends"], "the emulator's retry lands"
 
+    assert_pumping_figures(bench["pumping"])
     bursts = bench["async"]["bursts"]
     assert set(bursts) == {"check_async", "check_threads", "send_async", "send_threads"}
     for name, burst in bursts.items():
@@ -119,6 +120,41 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     assert all(value is not None for value in report["overheads_ms"].values()), report["overheads_ms"]
     assert all(t["met"] is not None for t in report["targets"]), report["targets"]
     assert plot_path.read_bytes().startswith(PNG_MAGIC)
+
+
+def assert_pumping_figures(pumping: dict) -> None:
+    """The breaker stopped the attack and let the users of other prefixes through, and lifted."""
+    attack = pumping["attack"]
+    assert attack["trips"] >= 1
+    assert attack["spent_before_first_trip"] >= pumping["params"]["min_sends"] * 0.5
+    assert attack["spent_total"] + attack["refused"] == attack["sends"]
+    assert attack["spent_total"] < attack["sends"]
+    others = pumping["other_users"]
+    assert (others["refused"], others["verified"]) == (0, others["users"])
+    inside = pumping["prefix_users"]
+    assert inside["refused"] == inside["refused_by_breaker"]
+    assert inside["refused"] + inside["verified"] == inside["users"]
+    assert pumping["lifted_after_attack_s"] is not None
+    assert pumping["errors"] == []
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(200)
+def test_bench_pumping_quick_stops_the_attack_spares_other_prefixes_and_lifts(tmp_path: Path) -> None:
+    json_path = tmp_path / "pumping.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "smsq.cli", "bench", "pumping", "--quick", "--json", str(json_path)],
+        env={**os.environ, **NO_CLOUD_PROBES},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(json_path.read_text())
+    assert_pumping_figures(report["benchmarks"]["pumping"])
+    verdicts = {t["name"]: t["met"] for t in report["targets"]}
+    assert verdicts["pumping: normal users refused in other prefixes == 0"] is True
 
 
 def test_the_sliding_window_counts_the_busiest_second_exactly() -> None:

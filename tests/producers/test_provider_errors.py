@@ -52,7 +52,7 @@ def test_each_provider_failure_maps_to_its_error_and_leaks_nothing(
     status: int | None,
 ) -> None:
     with pytest.raises(error) as info:
-        DypnsapiProvider(settings).send(phone, out_id="t")
+        DypnsapiProvider(settings).send(phone, out_id="t", purpose=settings.purpose("login"))
     assert type(info.value) is error
     assert info.value.code == code
     if status is not None:
@@ -74,8 +74,9 @@ def test_missing_credentials_say_so_and_are_permanent_not_a_retry_loop(smsq_env:
     code = (
         "from producers import errors\n"
         "from producers.provider import get_provider\n"
+        "from producers.settings import get_settings\n"
         "try:\n"
-        "    get_provider().send('13511112222', out_id='t')\n"
+        "    get_provider().send('13511112222', out_id='t', purpose=get_settings().purpose('login'))\n"
         "except errors.ProviderError as exc:\n"
         "    print(type(exc).__name__, exc.reason, str(exc).startswith('no Alibaba credentials found'))\n"
     )

@@ -212,3 +212,19 @@ def test_one_person_cannot_multiply_their_send_budget_by_changing_address(addres
         except RateLimited as refused:
             assert refused.rule == "ip:2/hour"
     assert accepted == 2
+
+
+def test_a_purposes_own_limits_replace_the_global_purpose_limits_for_its_sends(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSQ_PHONE_LIMITS", "")
+    monkeypatch.setenv("SMSQ_PURPOSE_LIMITS", "100/hour")
+    monkeypatch.setenv("SMSQ_PURPOSES", json.dumps({"login": {}, "reset": {"limits": "2/hour"}}))
+    clear_process_caches()
+    for index in range(2):
+        send_code(f"1351111300{index}", lane="parked", purpose="reset")
+    with pytest.raises(RateLimited) as refused:
+        send_code("13511113009", lane="parked", purpose="reset")
+    assert refused.value.rule == "purpose:2/hour"
+    for index in range(3):  # login keeps the global purpose limit
+        send_code(f"1351111301{index}", lane="parked", purpose="login")

@@ -33,6 +33,10 @@ BAD_VALUES = [
     ("SMSQ_SAFE_NUMBERS", "12345", "not a mainland China mobile number"),
     ("SMSQ_TEMPLATE_PARAM", '{"code":"1234"}', '"##code##"'),
     ("SMSQ_CODE_LENGTH", "three", "valid integer"),
+    ("SMSQ_PURPOSES", "login", "not valid JSON"),
+    ("SMSQ_PURPOSES", '{"login": {"scheme": "x"}}', "purpose 'login': scheme"),
+    ("SMSQ_PURPOSES", '{"reset": {"scheme_name": "a-scheme-name-of-21-ch"}}', "at most 20 characters"),
+    ("SMSQ_PURPOSES", '{"reset": {"code_ttl_s": 90}}', "must not be below SMSQ_SEND_DEADLINE_S"),
 ]
 
 

@@ -11,8 +11,8 @@ import uuid
 import pytest
 import redis
 
-from producers import CheckLocked, SendState, check_code, send_code
-from tests.conftest import EmulatorHandle
+from producers import CheckLocked, RateLimited, SendState, check_code, send_code
+from tests.conftest import EmulatorHandle, clear_process_caches
 from tests.e2e.helpers import wait_final
 from worker.metrics import RedisCollector
 
@@ -48,7 +48,7 @@ def test_an_operator_unlocks_a_locked_code_and_the_user_signs_in_with_it(
         check_code(phone, "00000000")
     with pytest.raises(CheckLocked):
         check_code(phone, code)
-    assert admin_counts(redis_client) == {"unlock": 0.0}
+    assert admin_counts(redis_client) == {"unlock": 0.0, "unblock": 0.0}
 
     unlocked = smsq_admin("unlock", f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
     output = unlocked.stdout + unlocked.stderr
@@ -57,7 +57,7 @@ def test_an_operator_unlocks_a_locked_code_and_the_user_signs_in_with_it(
     assert unlocked.stdout.startswith(f"unlocked {masked}: 5 answer(s) forgotten")
     assert f"admin.unlock phone={masked}" in unlocked.stderr  # the log line, masked
     assert phone not in output and phone[:7] not in output and code not in output
-    assert admin_counts(redis_client) == {"unlock": 1.0}
+    assert admin_counts(redis_client) == {"unlock": 1.0, "unblock": 0.0}
 
     assert check_code(phone, code).passed
 
@@ -69,7 +69,7 @@ def test_unlocking_a_number_without_a_live_code_changes_and_counts_nothing(
     result = smsq_admin("unlock", phone)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == f"{phone[:3]}****{phone[-4:]} has no live code: nothing to unlock"
-    assert admin_counts(redis_client) == {"unlock": 0.0}
+    assert admin_counts(redis_client) == {"unlock": 0.0, "unblock": 0.0}
 
 
 def test_unlock_refuses_what_is_not_a_mainland_mobile_number(smsq_env: dict[str, str]) -> None:
@@ -83,3 +83,44 @@ def test_admin_is_a_group_listed_by_smsq_help() -> None:
         [sys.executable, "-m", "smsq.cli", "admin", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "unlock" in result.stdout
+
+
+def pumping_metrics(client: redis.Redis) -> dict[str, float]:
+    families = {family.name: family for family in RedisCollector(client, ["default"]).collect()}
+    counts = {sample.labels["event"]: sample.value for sample in families["smsq_pumping"].samples}
+    counts["tripped_now"] = families["smsq_pumping_tripped"].samples[0].value
+    return counts
+
+
+def test_an_operator_lists_and_unblocks_a_tripped_prefix_and_it_is_logged_and_counted(
+    smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "SMSQ_PHONE_LIMITS": "",
+        "SMSQ_PREFIX_LIMITS": "",
+        "SMSQ_PUMPING_MIN_SENDS": "5",
+        "SMSQ_LANES": '{"default": "50/second", "parked": "1/second"}',
+    }.items():
+        monkeypatch.setenv(name, value)
+    clear_process_caches()
+    for index in range(5):
+        send_code(f"135777700{index:02d}", lane="parked")  # never verified
+    with pytest.raises(RateLimited) as refused:
+        send_code("13577770099", lane="parked")
+    assert refused.value.rule == "pumping:1357777"
+    assert pumping_metrics(redis_client) == {
+        "trips": 1.0, "monitor_trips": 0.0, "refused": 1.0, "monitored": 0.0, "tripped_now": 1.0,
+    }  # fmt: skip
+
+    listed = smsq_admin("breakers")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("1357777  login  enforce  lifts in ")
+
+    lifted = smsq_admin("unblock", "1357777")
+    assert lifted.returncode == 0, lifted.stderr
+    assert lifted.stdout == "unblocked 1357777: login\n"
+    assert "admin.unblock prefix=1357777 purposes=login" in lifted.stderr
+    assert admin_counts(redis_client) == {"unlock": 0.0, "unblock": 1.0}
+    assert pumping_metrics(redis_client)["tripped_now"] == 0.0
+    send_code("13577770099", lane="parked")
+    assert smsq_admin("unblock", "135777").returncode == 2

@@ -45,7 +45,9 @@ def test_a_code_sent_by_a_worker_checks_once_over_http(
     code = emulator.messages(phone)[0]["code"]
     wrong = "0000" if code != "0000" else "1111"
 
-    first = gateway.call("POST", "/v1/checks", {"phone": phone, "code": wrong})
+    other_purpose = gateway.call("POST", "/v1/checks", {"phone": phone, "code": code, "purpose": "reset"})
+    assert other_purpose.json == {"passed": False, "attempts_left": 0, "ticket": None}
+    first = gateway.call("POST", "/v1/checks", {"phone": phone, "code": wrong, "purpose": "login"})
     assert first.status == 200
     assert first.json == {"passed": False, "attempts_left": 4, "ticket": None}
     right = gateway.call("POST", "/v1/checks", {"phone": phone, "code": code})

@@ -117,6 +117,16 @@ def test_the_drop_once_number_loses_its_first_request_and_then_works(emulator: A
     assert client.send_sms_verify_code(send_request("13900000011")).body.code == "OK"
 
 
+def test_the_drop_second_number_loses_only_its_second_send(emulator: Any) -> None:
+    client = emulator.sdk_client()
+    assert client.send_sms_verify_code(send_request("13900000012")).body.code == "OK"
+    with pytest.raises(UnretryableException):
+        client.send_sms_verify_code(send_request("13900000012"))
+    assert len(emulator.messages("13900000012")) == 1
+    # the third is processed: inside the interval of the first, the provider refuses it
+    assert client.send_sms_verify_code(send_request("13900000012")).body.code == "biz.FREQUENCY"
+
+
 def test_magic_numbers_win_over_fault_probabilities(emulator: Any) -> None:
     emulator.set_faults(error_500_rate=1.0)
     response = emulator.sdk_client().send_sms_verify_code(send_request("13900000007"))
