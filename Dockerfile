@@ -13,6 +13,7 @@ WORKDIR /src
 COPY . .
 # Not editable (-e): the runtime image carries no source tree, only the installed distribution.
 # Every role this image runs: workers, the gateway (and the emulator, dev profile only), Flower.
+# (smsq[worker] brings the Alibaba SDK; the gateway, in SMSQ_CHECK_MODE=worker, never loads it.)
 RUN /opt/smsq/bin/pip install '.[worker,gateway,flower]'
 
 # --- runtime stage: no compiler, no source, no pip cache --------------------------------------------

@@ -14,6 +14,9 @@ engine, a cluster or the network: schemas ship with the tools (see ops/schemas/R
 - :func:`check_secrets_and_network`: a gateway bound beyond loopback gets its token from a secret,
   workers and gateways get the data keys from one, every secret key a manifest reads is in the
   example Secret, and a NetworkPolicy guards the ingress of every worker and gateway pod.
+- :func:`check_check_workers`: compose and Kubernetes run a dedicated check worker (``smsq worker
+  --check``), Kubernetes keeps at least one always (KEDA ``minReplicaCount``), no worker mixes the
+  check queue with a lane's, and the gateway holds no Alibaba key.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from producers.constants import NO_CLOUD_PROBES
+from producers.constants import CHECK_QUEUE, NO_CLOUD_PROBES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -504,6 +507,92 @@ def check_secrets_and_network() -> Report:
     return report
 
 
+# --- (h) check workers (SMSQ_CHECK_MODE=worker) -----------------------------------------------------
+
+#: Variables that carry the Alibaba key: the gateway runs check_code in worker mode and needs none.
+ALIBABA_KEY_VARIABLES = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+
+
+def _worker_queues(words: list[str]) -> list[str] | None:
+    """The queues an ``smsq worker`` command serves (``["*lanes"]`` by default), None for others."""
+    if not _runs_smsq_worker(words):
+        return None
+    if "--check" in words:
+        return [CHECK_QUEUE]
+    for index, word in enumerate(words):
+        if word in {"--queues", "-Q"} and index + 1 < len(words):
+            return words[index + 1].split(",")
+    return ["*lanes"]
+
+
+def _queue_problems(where: str, queues: list[str] | None) -> list[str]:
+    if queues and CHECK_QUEUE in queues and len(queues) > 1:
+        return [f"{where}: serves {CHECK_QUEUE} with other queues: checks would wait behind their backlog"]
+    return []
+
+
+def _compose_check_worker_problems() -> list[str]:
+    problems, check_workers = [], 0
+    for name, service in (_compose().get("services") or {}).items():
+        words = _command_words(service.get("command"))
+        queues = _worker_queues(words)
+        problems += _queue_problems(f"compose service {name!r}", queues)
+        check_workers += queues == [CHECK_QUEUE]
+        if words[:2] == ["smsq", "gateway"]:
+            environment = service.get("environment") or {}
+            problems += [
+                f"compose service {name!r}: {variable} set, but the gateway needs no Alibaba key"
+                for variable in ALIBABA_KEY_VARIABLES
+                if variable in environment
+            ]
+    if not check_workers:
+        problems.append("compose runs no check worker (`smsq worker --check`): every check would fail")
+    return problems
+
+
+def _k8s_check_worker_problems() -> list[str]:
+    problems, check_deployments = [], set()
+    documents = [document for _, document in _k8s_documents()]
+    for document in documents:
+        if document.get("kind") != "Deployment":
+            continue
+        name = f"Deployment/{document['metadata']['name']}"
+        for container in document["spec"]["template"]["spec"].get("containers", []):
+            words = _command_words([*(container.get("command") or []), *(container.get("args") or [])])
+            queues = _worker_queues(words)
+            problems += _queue_problems(name, queues)
+            if queues == [CHECK_QUEUE]:
+                check_deployments.add(document["metadata"]["name"])
+            if words[:2] == ["smsq", "gateway"]:
+                env = {item["name"] for item in container.get("env") or []}
+                problems += [
+                    f"{name}: {variable} set, but the gateway needs no Alibaba key"
+                    for variable in ALIBABA_KEY_VARIABLES
+                    if variable in env
+                ]
+    if not check_deployments:
+        problems.append("ops/k8s runs no check worker Deployment (`smsq worker --check`)")
+    scaled = {
+        (document["spec"].get("scaleTargetRef") or {}).get("name"): document["spec"].get("minReplicaCount", 0)
+        for document in documents
+        if document.get("kind") == "ScaledObject"
+    }
+    for deployment in sorted(check_deployments):
+        if scaled.get(deployment, 0) < 1:
+            problems.append(
+                f"Deployment/{deployment}: no ScaledObject keeps at least one replica (minReplicaCount >= 1)"
+            )
+    return problems
+
+
+def check_check_workers() -> Report:
+    """A dedicated check worker always runs, alone on its queue; the gateway holds no Alibaba key."""
+    report = Report()
+    report.problems.extend(_compose_check_worker_problems())
+    report.problems.extend(_k8s_check_worker_problems())
+    return report
+
+
 CHECKS: dict[str, Callable[[], Report]] = {
     "prometheus rules and config (promtool)": check_prometheus,
     "compose file against the compose specification": check_compose_schema,
@@ -512,6 +601,7 @@ CHECKS: dict[str, Callable[[], Report]] = {
     "smsq commands run by containers exist": check_cli_commands,
     "gateway OpenAPI document (openapi-spec-validator, 3.1)": check_openapi,
     "secrets wired (gateway token, data keys) and network policies": check_secrets_and_network,
+    "a dedicated check worker, always running; no Alibaba key in the gateway": check_check_workers,
 }
 
 

@@ -1,4 +1,4 @@
-"""``check_code``: ask the provider in the request, guarded against brute force and abuse.
+"""``check_code``: the provider's verdict within the request, guarded against brute force and abuse.
 
 One round trip to Redis (``lua/check_begin.lua``) before the provider is asked: the check limits
 (per client IP, for everyone), then a reservation against the number's live code. A number with
@@ -6,6 +6,10 @@ no live code gets no provider call at all: the check fails at no cost and counts
 caller's limits only, so checking a victim's number can never lock the victim out. A live code sent
 for another purpose than the check names fails the same way (``producers.purposes``). Answers count
 against the code (its send), not the number: every new code starts with its full share.
+
+The provider is asked by a check worker (``SMSQ_CHECK_MODE=worker``, :mod:`producers.rpc`: this
+process holds no Alibaba key) or here (``direct``). Either way only this function applies the
+verdict, and an attempt that surely reached no verdict is given back.
 
 Written once as a flow (:mod:`producers.effect`): ``check_code`` runs it blocking, ``acheck_code``
 on the event loop.
@@ -16,16 +20,17 @@ from __future__ import annotations
 import re
 
 from producers import errors
-from producers.effect import Flow, Pause, awaitable, blocking
+from producers.effect import Flow, awaitable, blocking
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
-from producers.provider import AskProvider
 from producers.purposes import PURPOSE_NAME
 from producers.records import CheckResult
+from producers.rpc import asking_check_workers
 from producers.settings import get_settings
 from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op, refund_check_op
+from producers.verdict import NoVerdict, asking_provider
 
 _CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
@@ -47,7 +52,9 @@ def checking(
     :class:`~producers.errors.UnknownPurpose` for a purpose SMSQ_PURPOSES does not name,
     :class:`~producers.errors.RateLimited` when a check limit refuses,
     :class:`~producers.errors.CheckLocked` after too many wrong answers to the live code (without
-    asking the provider), and :class:`~producers.errors.ProviderError` when the provider cannot answer.
+    asking the provider), :class:`~producers.errors.ProviderError` when the provider cannot answer,
+    and :class:`~producers.errors.ServiceUnavailable` when Redis fails or, in worker mode, no check
+    worker answers within ``SMSQ_CHECK_TIMEOUT_S``.
     """
     settings = get_settings()
     number = normalize_phone(phone)
@@ -84,12 +91,12 @@ def checking(
         )
     ticket = reservation.ticket
     try:
-        passed = yield from _ask_provider(number, code, settings.check_attempts, scheme)
-    except _NoVerdict as failure:
+        passed = yield from _verdict(number, code, scheme, masked=masked, server_ms=reservation.server_ms)
+    except NoVerdict as failure:
         yield from refund_check_op(ticket)
         yield from Count("checks", "error")
         raise failure.error from None
-    except errors.ProviderError:
+    except (errors.ProviderError, errors.ServiceUnavailable):
         # the provider may have judged the code before the answer was lost: the answer counts
         yield from Count("checks", "error")
         raise
@@ -112,40 +119,13 @@ def _scheme_of(purpose: str | None) -> str:
     return settings.purpose(purpose).scheme_name
 
 
-class _NoVerdict(Exception):
-    """The provider surely judged nothing: every attempt failed before or without reaching it."""
-
-    def __init__(self, error: errors.ProviderError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _ask_provider(number: str, code: str, attempts: int, scheme: str) -> Flow[bool]:
-    """The provider's verdict, retrying a transient failure ``attempts - 1`` times.
-
-    Retrying is safe: a wrong code changes nothing at the provider. (If a timed-out call had in
-    fact passed, the retry answers not-passed because the code is used up; the user asks again.)
-    Raises :class:`_NoVerdict` when no attempt can have reached a verdict (refused connections,
-    error answers), so the reservation can be given back; a possible verdict keeps it.
-    """
-    ambiguous = False
-    for attempt in range(1, attempts + 1):
-        try:
-            return (yield from AskProvider(number, code, scheme))
-        except errors.ProviderAmbiguous as exc:
-            ambiguous = True
-            last: errors.ProviderError = exc
-        except errors.ProviderTransient as exc:
-            last = exc
-        except errors.ProviderError as exc:
-            if ambiguous:
-                raise
-            raise _NoVerdict(exc) from None
-        if attempt < attempts:
-            yield from Pause(0.05 * attempt)
-    if ambiguous:
-        raise last
-    raise _NoVerdict(last)
+def _verdict(number: str, code: str, scheme: str, *, masked: str, server_ms: int) -> Flow[bool]:
+    """The provider's verdict in ``scheme``, asked in this process (``SMSQ_CHECK_MODE=direct``) or
+    by a check worker (``worker``); raises :class:`NoVerdict` when the attempt can be given back."""
+    settings = get_settings()
+    if settings.check_mode == "direct":
+        return (yield from asking_provider(number, code, scheme, settings.check_attempts))
+    return (yield from asking_check_workers(number, code, scheme, masked=masked, now_ms=server_ms))
 
 
 check_code = blocking(checking, "check_code")

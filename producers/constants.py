@@ -8,6 +8,16 @@ SEND_TASK_NAME = "smsq.send_code"
 #: Queue name for a lane: one Celery queue per lane.
 QUEUE_PREFIX = "smsq."
 
+#: The task a web process publishes in ``SMSQ_CHECK_MODE=worker`` (a check worker asks the provider).
+CHECK_TASK_NAME = "smsq.check_code"
+#: A no-op task on the check path (same queue, same reply): a bare round trip, for the bench and probes.
+PING_TASK_NAME = "smsq.ping"
+#: The queue of checks, served by dedicated check workers so a backlog of sends never delays one.
+#: (No lane may be called ``check``: settings refuse it.)
+CHECK_QUEUE = "smsq.check"
+#: Schema version of the check task's payload (its ``v`` keyword argument).
+CHECK_TASK_VERSION = 1
+
 #: Schema version of the send records this release writes (the ``v`` field). A worker that finds
 #: another version ends the send with reason ``schema`` rather than guess at its fields.
 RECORD_VERSION = 2  # 2: the number is sealed in ``sealed_phone`` (1 held it in the clear)
@@ -98,6 +108,16 @@ def check_attempts_key(ticket: str) -> str:
     """Answers checked against the code one send delivered: bound to that send, so a new code
     starts afresh and nothing counted against one code can move another's count."""
     return f"{KEY_PREFIX}checks:{ticket}"
+
+
+def rpc_reply_key(token: str) -> str:
+    """List a check worker pushes its answer to, for the one caller waiting on it (BLPOP)."""
+    return f"{KEY_PREFIX}rpc:{token}:reply"
+
+
+def rpc_claim_key(token: str) -> str:
+    """Who holds a check in flight: ``claimed`` by a worker, or ``gone`` / ``abandoned`` by its caller."""
+    return f"{KEY_PREFIX}rpc:{token}"
 
 
 def inflight_key() -> str:

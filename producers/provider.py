@@ -182,8 +182,14 @@ class DypnsapiProvider:
     """SendSmsVerifyCode and CheckSmsVerifyCode over one reused SDK client."""
 
     def __init__(self, settings: Settings) -> None:
-        from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415 - lazy: cheap imports
-        from alibabacloud_tea_openapi import models as open_api_models  # noqa: PLC0415
+        try:
+            from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415 - lazy: cheap imports
+            from alibabacloud_tea_openapi import models as open_api_models  # noqa: PLC0415
+        except ModuleNotFoundError:
+            raise errors.ConfigurationError(
+                "the Alibaba SDK is not installed: pip install 'smsq[direct]' (or 'smsq[worker]'), "
+                "or keep SMSQ_CHECK_MODE=worker so that only the workers call Alibaba"
+            ) from None
 
         install_redaction()
         self._settings = settings

@@ -1,4 +1,4 @@
-"""Publish ``smsq.send_code`` through Celery by name: backends never import ``worker``.
+"""Publish ``smsq.send_code`` (and check calls) through Celery by name: backends never import ``worker``.
 
 A small producer-side Celery app is built once per process with the same serialisation and
 broker options as the workers (``worker.celeryconfig`` reuses :func:`broker_options`).
@@ -11,7 +11,7 @@ import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from producers.constants import SEND_TASK_NAME, TASK_VERSION, queue_for_lane
+from producers.constants import CHECK_QUEUE, SEND_TASK_NAME, TASK_VERSION, queue_for_lane
 from producers.errors import ServiceUnavailable
 from producers.settings import Settings, get_settings
 
@@ -47,19 +47,23 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 _lock = threading.Lock()
 
 
-def producer_app() -> Celery:
+def producer_app(*, sent_events: bool = True) -> Celery:
     """The producer-side Celery app of this process (also used to ping workers). Celery loads on
-    the first publish, so importing ``producers`` stays cheap."""
+    the first publish, so importing ``producers`` stays cheap.
+
+    ``sent_events=False`` is the app of RPC calls: a check lives for milliseconds, so its task-sent
+    event would only add a Redis round trip while a person waits; Flower still sees the call from
+    the worker's events (received, started, succeeded)."""
     with _lock:  # Celery's lazy modules fail when two threads import them at once
-        return _build_app()
+        return _build_app(sent_events)
 
 
 @functools.cache
-def _build_app() -> Celery:
+def _build_app(sent_events: bool) -> Celery:
     from celery import Celery  # noqa: PLC0415
 
-    app = Celery("smsq-producer", set_as_current=False)
-    app.conf.update(broker_options(get_settings()))
+    app = Celery("smsq-producer" if sent_events else "smsq-rpc", set_as_current=False)
+    app.conf.update(broker_options(get_settings()), task_send_sent_event=sent_events)
     return app
 
 
@@ -82,6 +86,30 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
         )
     except Exception as exc:  # kombu/redis raise many types when the broker is down
         raise ServiceUnavailable("the broker did not accept the send") from exc
+
+
+def publish_call(
+    task_name: str, *, token: str, kwargs: dict[str, Any], kwargsrepr: dict[str, Any], expires: dt.datetime
+) -> None:
+    """Queue an RPC call (a check, a ping) on the check queue, its token as task id; events and
+    Flower show ``kwargsrepr``, never ``kwargs`` (which hold the sealed number and code)."""
+    try:
+        producer_app(sent_events=False).send_task(
+            task_name,
+            args=[token],
+            kwargs=kwargs,
+            task_id=token,
+            queue=CHECK_QUEUE,
+            routing_key=CHECK_QUEUE,
+            expires=expires,
+            argsrepr=repr((token,)),
+            kwargsrepr=repr(kwargsrepr),
+            # one quick retry on a broken connection: the caller's whole wait is a second or two
+            retry=True,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.05, "interval_max": 0.05},
+        )
+    except Exception as exc:  # kombu/redis raise many types when the broker is down
+        raise ServiceUnavailable("the broker did not accept the check") from exc
 
 
 def reset_app() -> None:

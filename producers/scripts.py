@@ -39,7 +39,7 @@ def _register(client: redis.Redis | redis.asyncio.Redis, package: str) -> dict[s
 
 
 @contextlib.contextmanager
-def _unavailable() -> Iterator[None]:
+def unavailable() -> Iterator[None]:
     """A Redis failure inside becomes :class:`ServiceUnavailable`."""
     try:
         yield
@@ -55,7 +55,7 @@ class Scripts:
 
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name``; a Redis failure becomes :class:`ServiceUnavailable`."""
-        with _unavailable():
+        with unavailable():
             return self._scripts[name](keys=keys, args=args)
 
 
@@ -67,5 +67,5 @@ class AsyncScripts:
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name``; a Redis failure becomes :class:`ServiceUnavailable`."""
-        with _unavailable():
+        with unavailable():
             return await self._scripts[name](keys=keys, args=args)

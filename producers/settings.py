@@ -33,10 +33,12 @@ from redis import connection as redis_connection
 
 from producers.constants import (
     CHECK_LIMIT_SCOPES,
+    CHECK_QUEUE,
     DEFAULT_RECEIPT_WAIT_S,
     DEFAULT_SCHEME_NAME,
     SEND_LIMIT_SCOPES,
     TASK_TIME_LIMIT_S,
+    queue_for_lane,
 )
 from producers.errors import ConfigurationError, InvalidInput, UnknownPurpose
 from producers.limits import Rate, parse_rate, parse_rates
@@ -109,6 +111,8 @@ def _lanes(value: object) -> object:
     for name, rate in value.items():
         if not isinstance(name, str) or not _LANE_NAME.match(name):
             raise ValueError(f"lane name {str(name)[:40]!r} must be 1-32 of a-z, 0-9, _ and - ({expected})")
+        if queue_for_lane(name) == CHECK_QUEUE:
+            raise ValueError(f"lane name {name!r} is taken: its queue would be the check queue ({expected})")
         if isinstance(rate, Rate):
             lanes[name] = rate
             continue
@@ -330,6 +334,15 @@ class Settings(BaseSettings):
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=5.0, gt=0)
     check_attempts: int = Field(default=2, ge=1, le=5)  # transient retries of CheckSmsVerifyCode
+
+    # --- how check_code reaches the provider ----------------------------------------------------
+    #: ``worker``: a synchronous RPC to the check workers (``smsq worker --check``), which hold the
+    #: Alibaba key, so web processes and the gateway need none. ``direct``: the SDK in-process
+    #: (needs ``smsq[direct]`` and the key wherever check_code runs).
+    check_mode: Literal["worker", "direct"] = "worker"
+    #: Worker mode: how long check_code waits for a check worker's answer before it raises
+    #: ServiceUnavailable (and gives the attempt back unless a worker was already asking).
+    check_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     #: How long a run's claim on a send lasts unless renewed (its process renews it every third of
     #: it): a send whose worker died mid-call is taken over by another worker about this soon.

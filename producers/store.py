@@ -13,7 +13,7 @@ import enum
 import functools
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import redis
@@ -140,6 +140,9 @@ class CheckReservation:
     rule: str = ""
     #: Seconds until the rule admits one more (limited) or the locked code expires (locked).
     retry_after_s: float = 0.0
+    #: The Redis server's clock when the reservation was taken, ms (ok): a check's RPC deadline
+    #: counts from it. A reading, not part of the decision: left out of comparisons.
+    server_ms: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +324,7 @@ def _reservation(reply: Any) -> CheckReservation:
     if outcome is CheckOutcome.LOCKED:
         return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
     if outcome is CheckOutcome.OK:
-        return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]))
+        return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]), server_ms=int(reply[3]))
     return CheckReservation(outcome)
 
 
@@ -600,8 +603,8 @@ def conversion_counts(raw: dict[str, str]) -> dict[str, dict[str, int]]:
     """Sends and verifications by purpose from the global counters (``{purpose: {"sent": n,
     "verified": m}}``): their ratio is the conversion the pumping breaker judges per prefix."""
     counts: dict[str, dict[str, int]] = {}
-    for field, value in raw.items():
-        event, _, purpose = field.partition("|")
+    for name, value in raw.items():
+        event, _, purpose = name.partition("|")
         counts.setdefault(purpose, {"sent": 0, "verified": 0})[event] = int(value)
     return counts
 

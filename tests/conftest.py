@@ -193,6 +193,9 @@ def smsq_environment(redis_url: str, emulator: EmulatorHandle, **overrides: str)
         "SMSQ_METRICS_PORT": "0",
         "SMSQ_RETRY_INITIAL_S": "0.05",
         "SMSQ_RETRY_MAX_S": "0.5",
+        # The rules of a check are tested in-process; tests/e2e/test_check_rpc.py runs worker mode
+        # (the default) against check workers of its own.
+        "SMSQ_CHECK_MODE": "direct",
     }
     env.update(overrides)
     return env

@@ -111,9 +111,9 @@ def in_progress(lane: str) -> Iterator[None]:
 
 
 class RedisCollector(Collector):
-    """Global figures read from Redis when scraped: queue depth per lane, check results, operators'
-    overrides (``smsq admin``), and delivery receipts (by outcome, deliveries by result, carrier code
-    and purpose, and the time from send to delivery)."""
+    """Global figures read from Redis when scraped: queue depth per lane and of the check queue,
+    check results, operators' overrides (``smsq admin``), and delivery receipts (by outcome,
+    deliveries by result, carrier code and purpose, and the time from send to delivery)."""
 
     def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
         self._redis = client
@@ -125,6 +125,9 @@ class RedisCollector(Collector):
             "smsq_waiting_sends",
             "Sends parked until their lane's rate slot (not in any queue)",
             labels=["lane"],
+        )
+        check_queue = GaugeMetricFamily(
+            "smsq_check_queue_depth", "Checks waiting for a check worker (queue smsq.check)"
         )
         checks = CounterMetricFamily("smsq_checks", "check_code results (global)", labels=["result"])
         admin = CounterMetricFamily(
@@ -160,6 +163,7 @@ class RedisCollector(Collector):
             ):
                 pipe.hgetall(constants.stats_key(name))
             pipe.hkeys(constants.pumping_trips_key())
+            pipe.llen(constants.CHECK_QUEUE)
             (
                 *per_lane,
                 check_counts,
@@ -170,6 +174,7 @@ class RedisCollector(Collector):
                 deliveries,
                 delivery_time,
                 trips,
+                waiting_checks,
             ) = pipe.execute()
             in_force = _existing(self._redis, trips)
         except redis.RedisError:
@@ -177,6 +182,7 @@ class RedisCollector(Collector):
         for index, lane in enumerate(self._lanes):
             depth.add_metric([lane], float(per_lane[2 * index]))
             waiting.add_metric([lane], float(per_lane[2 * index + 1]))
+        check_queue.add_metric([], float(waiting_checks))
         for result, count in check_results(check_counts).items():
             checks.add_metric([result], float(count))
         for action in ADMIN_ACTIONS:
@@ -189,6 +195,7 @@ class RedisCollector(Collector):
                 conversion.add_metric([purpose, event], float(count))
         yield depth
         yield waiting
+        yield check_queue
         yield checks
         yield admin
         yield pumping

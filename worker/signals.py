@@ -8,7 +8,7 @@ from typing import Any
 from celery import signals
 
 from producers.connections import get_redis
-from producers.constants import SEND_TASK_NAME
+from producers.constants import CHECK_QUEUE, SEND_TASK_NAME
 from producers.errors import ConfigurationError
 from producers.keyring import get_keyring
 from producers.logs import log_event
@@ -26,6 +26,17 @@ def _require_data_keys(**_: Any) -> None:
         get_keyring()
     except ConfigurationError as exc:
         raise SystemExit(f"smsq: configuration error: {exc}") from None
+
+
+@signals.celeryd_init.connect
+def _check_worker_tracks_no_unacked(conf: Any = None, options: Any = None, **_: Any) -> None:
+    """A check worker (its one queue is the check queue) turns Redis ack emulation off: tracking
+    each message for redelivery costs a round trip before every check, and a redelivered check
+    would come long after its caller's deadline, to be refused by rpc_claim.lua anyway."""
+    queues = (options or {}).get("queues") or []
+    names = queues.split(",") if isinstance(queues, str) else list(queues)
+    if conf is not None and names == [CHECK_QUEUE]:
+        conf.broker_transport_options = {**conf.broker_transport_options, "ack_emulation": False}
 
 
 @signals.task_revoked.connect

@@ -9,7 +9,8 @@
 --                              counts against the caller's limits, never against the number
 --   {"wrongpurpose"}           the live code was sent for another purpose: fails the same way
 --   {"locked", ticket, ms}     the live code had max_failures answers; ms until it expires
---   {"ok", ticket, used}       reserved: answers counted against this code, this one included
+--   {"ok", ticket, used, now_ms}  reserved: answers counted against this code, this one included;
+--                              now_ms, the server clock, anchors the deadline of a check's RPC
 -- The reservation is taken before the provider is called, so under any concurrency at most
 -- max_failures checks of one code reach the provider. It counts against the code (its send's
 -- ticket), not the number: a new code starts afresh, and a refund can never cross a send.
@@ -57,4 +58,4 @@ end
 used = redis.call("INCR", counter)
 redis.call("PEXPIRE", counter, code_left_ms)  -- the count lives as long as its code
 redis.call("HINCRBY", KEYS[1], "asked", 1)
-return {"ok", ticket, tostring(used)}
+return {"ok", ticket, tostring(used), tostring(now_ms)}

@@ -136,10 +136,12 @@ def _check(results: dict[str, Any], ax: Any) -> None:
     for (latency, run), style in zip(ordered, ("-", "--", ":"), strict=False):
         _ecdf(
             ax,
-            {name: run["samples_ms"][name] for name in ("smsq", "sdk")},
-            "check: check_code() vs raw SDK at each provider latency",
+            {name: run["samples_ms"][name] for name in ("worker", "direct", "bare", "sdk")},
+            "check: check_code() (worker, direct) vs bare RPC and raw SDK",
             labels={
-                "smsq": f"smsq @{latency} ms, +{run['overhead_p50_ms']:.3f} ms p50",
+                "worker": f"worker mode @{latency} ms",
+                "direct": f"direct @{latency} ms, +{run['overhead_p50_ms']:.3f} ms p50",
+                "bare": f"bare RPC @{latency} ms",
                 "sdk": f"sdk @{latency} ms",
             },
             linestyle=style,

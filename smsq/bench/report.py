@@ -156,9 +156,14 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         found[f"enqueue_{q}_smsq_over_lpush"] = div(lat("enqueue", "smsq"), lat("enqueue", "lpush"))
         found[f"enqueue_{q}_seed_over_smsq"] = div(lat("enqueue", "seed"), lat("enqueue", "smsq"), 1)
         for ms in CHECK_LATENCIES_MS:
-            smsq = check_latency(results, ms, "smsq", q)
-            found[f"check_{q}_smsq_over_sdk_at_{ms}ms"] = div(smsq, check_latency(results, ms, "sdk", q))
-            found[f"check_{q}_smsq_over_seed_at_{ms}ms"] = div(smsq, check_latency(results, ms, "seed", q))
+            direct = check_latency(results, ms, "direct", q)
+            worker = check_latency(results, ms, "worker", q)
+            found[f"check_{q}_smsq_over_sdk_at_{ms}ms"] = div(direct, check_latency(results, ms, "sdk", q))
+            found[f"check_{q}_smsq_over_seed_at_{ms}ms"] = div(direct, check_latency(results, ms, "seed", q))
+            found[f"check_{q}_worker_over_bare_at_{ms}ms"] = div(
+                worker, check_latency(results, ms, "bare", q)
+            )
+            found[f"check_{q}_worker_over_direct_at_{ms}ms"] = div(worker, direct)
     found["enqueue_p50_publish_over_celery"] = div(
         get(results, "enqueue", "steps", "publish", "p50_ms"),
         get(results, "enqueue", "latency", "celery", "p50_ms"),
@@ -215,6 +220,7 @@ def overheads_ms(results: dict[str, Any]) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
     for ms in CHECK_LATENCIES_MS:
         found[f"check_p50_at_{ms}ms"] = get(results, "check", "runs", str(ms), "overhead_p50_ms")
+    found["check_p99_growth_with_backlog"] = get(results, "check", "backlog", "p99_growth_ms", "worker")
     smsq, celery = (get(results, "enqueue", "latency", v, "p50_ms") for v in ("smsq", "celery"))
     found["enqueue_p50_over_send_task"] = (
         round(smsq - celery, 4) if isinstance(smsq, float | int) and isinstance(celery, float | int) else None
@@ -247,6 +253,27 @@ def targets(results: dict[str, Any]) -> list[Target]:
         ),
         _target("throughput >= 0.5x bare no-op Celery", r["throughput_smsq_over_noop"], 0.5, ">=", "x"),
         _target("check_code p50 <= 1.2x raw SDK check", r["check_p50_smsq_over_sdk_at_0ms"], 1.2, "<=", "x"),
+        _target(
+            "worker-mode check p50 <= 1.5x bare RPC at 0 ms",
+            r["check_p50_worker_over_bare_at_0ms"],
+            1.5,
+            "<=",
+            "x",
+        ),
+        _target(
+            "worker-mode check p50 <= 1.1x direct at 20 ms",
+            r["check_p50_worker_over_direct_at_20ms"],
+            1.1,
+            "<=",
+            "x",
+        ),
+        _target(
+            "worker-mode check p99 grows <= 5 ms with 2,000 sends queued",
+            o["check_p99_growth_with_backlog"],
+            5,
+            "<=",
+            " ms",
+        ),
         *(
             _target(
                 f"check_code overhead <= 0.25 ms p50 at {ms} ms", o[f"check_p50_at_{ms}ms"], 0.25, "<=", " ms"

@@ -185,19 +185,36 @@ def _scale(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
 
 def _check(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
     for ms in CHECK_LATENCIES_MS:
-        for base in ("sdk", "seed"):
+        for variant, base, key in (
+            ("direct", "sdk", "smsq_over_sdk"),
+            ("direct", "seed", "smsq_over_seed"),
+            ("worker", "bare", "worker_over_bare"),
+            ("worker", "direct", "worker_over_direct"),
+        ):
             for q in _QUANTILES:
                 rows.add(
                     "check",
-                    f"{q} ms vs {base}, provider {ms} ms",
-                    check_latency(results, ms, "smsq", q),
+                    f"{variant} {q} ms vs {base}, provider {ms} ms",
+                    check_latency(results, ms, variant, q),
                     base,
                     check_latency(results, ms, base, q),
-                    r.get(f"check_{q}_smsq_over_{base}_at_{ms}ms"),
+                    r.get(f"check_{q}_{key}_at_{ms}ms"),
                     digits=3,
                 )
         overhead = get(results, "check", "runs", str(ms), "overhead_p50_ms")
-        rows.add("check", f"overhead ms p50, provider {ms} ms", overhead, "target", 0.25, digits=3)
+        rows.add("check", f"direct overhead ms p50, provider {ms} ms", overhead, "target", 0.25, digits=3)
+    for phase in ("backlog", "idle_after"):
+        rows.add(
+            "check",
+            f"worker p99 ms, {phase} vs idle before",
+            get(results, "check", "backlog", "latency", phase, "worker", "p99_ms"),
+            "idle",
+            get(results, "check", "backlog", "latency", "idle_before", "worker", "p99_ms"),
+            None,
+            digits=3,
+        )
+    growth = get(results, "check", "backlog", "p99_growth_ms", "worker")
+    rows.add("check", "worker p99 growth ms with the backlog", growth, "target", 5, digits=3)
 
 
 def _limiter(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:

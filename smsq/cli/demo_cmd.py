@@ -104,10 +104,11 @@ def demo(provider_latency_ms: int) -> None:
         _run(running, provider_latency_ms, say)
     else:
         with running_stack() as stack:
-            say("starting Redis (or using one that answers), the emulator and a worker")
+            say("starting Redis (or using one that answers), the emulator, a worker and a check worker")
             local = start_core(stack, force_emulator=True)
             start_worker(stack, local, concurrency=8)
-            stack.children[-1].wait_for_log("ready.", timeout_s=60)
+            for child in stack.children[-2:]:  # the lane worker and the check worker
+                child.wait_for_log("ready.", timeout_s=60)
             _configure_this_process(local.env)
             _run(local, provider_latency_ms, say)
             say("stopping what the demo started")

@@ -44,8 +44,8 @@ def _banner(local: LocalStack) -> str:
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 def dev(concurrency: int, no_flower: bool) -> None:
     """Run Redis (embedded if none answers), the emulator (without Alibaba credentials), a worker,
-    the gateway (receiving the emulator's delivery receipts) and Flower, in the foreground; Ctrl-C
-    stops them all."""
+    a check worker, the gateway (receiving the emulator's delivery receipts) and Flower, in the
+    foreground; Ctrl-C stops them all."""
     with running_stack() as stack:
         try:
             local = start_core(stack)

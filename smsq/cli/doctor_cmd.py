@@ -19,7 +19,7 @@ import click
 import redis
 
 from producers import errors
-from producers.constants import queue_for_lane
+from producers.constants import CHECK_QUEUE, queue_for_lane
 from producers.settings import Settings, get_settings, redacted_url
 from smsq.cli.exits import ExitCode
 
@@ -82,7 +82,7 @@ def check_broker(settings: Settings) -> Finding:
 
 
 def check_workers(settings: Settings) -> Finding:
-    """At least one worker consumes every lane's queue."""
+    """At least one worker consumes every lane's queue, and a check worker the check queue (worker mode)."""
     from producers.publisher import producer_app  # noqa: PLC0415
 
     try:
@@ -95,11 +95,19 @@ def check_workers(settings: Settings) -> Finding:
     missing = [lane for lane in settings.lanes if queue_for_lane(lane) not in consumed]
     if missing:
         return _fail(f"{len(replies)} worker(s), none on lane(s) {', '.join(missing)}; start `smsq worker`")
-    return _ok(f"{len(replies)} worker(s) answered, every lane has a consumer")
+    if settings.check_mode == "worker" and CHECK_QUEUE not in consumed:
+        return _fail(
+            f"{len(replies)} worker(s), no check worker: every check fails; start `smsq worker --check`"
+        )
+    checks = ", and a check worker" if settings.check_mode == "worker" else ""
+    return _ok(f"{len(replies)} worker(s) answered, every lane has a consumer{checks}")
 
 
 def check_credentials(settings: Settings) -> Finding:
-    """An access key is configured (or the default chain will be tried)."""
+    """An access key is configured (or the default chain will be tried); none is needed on a web
+    host in worker mode."""
+    if _keyless_web_tier(settings):
+        return _ok("none here, none needed: SMSQ_CHECK_MODE=worker, only the workers hold the key")
     if settings.access_key_id is None or settings.access_key_secret is None:
         return Finding(
             "warn",
@@ -122,8 +130,15 @@ def check_data_keys(settings: Settings) -> Finding:
     return _ok(f"{hashes} hash key(s), {seals} encryption key(s){rotating}")
 
 
+def _keyless_web_tier(settings: Settings) -> bool:
+    """A web host in worker mode without a key: it never calls Alibaba (run doctor on a worker host)."""
+    return settings.check_mode == "worker" and not settings.has_static_keys
+
+
 def check_provider(settings: Settings) -> Finding:
     """One real, harmless CheckSmsVerifyCode: the endpoint answers and accepts the key."""
+    if _keyless_web_tier(settings):
+        return _ok("not called from here (worker mode); run `smsq doctor` on a worker host to check it")
     from producers.provider import DypnsapiProvider  # noqa: PLC0415 - the SDK loads only here
 
     endpoint = f"{settings.aliyun_protocol}://{settings.aliyun_endpoint}"

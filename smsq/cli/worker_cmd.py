@@ -1,4 +1,6 @@
-"""``smsq worker``: run a Celery worker for the configured lanes (``celery -A worker.app worker``).
+"""``smsq worker``: run a Celery worker for the configured lanes (``celery -A worker.app worker``),
+or with ``--check`` a check worker: the dedicated worker of the check queue, so that no backlog of
+sends ever delays a check (Celery on Redis reads a worker's queues in turn, never by priority).
 
 The worker runs in this process (``app.worker_main``) on the app object imported from the installed
 ``worker`` package, so a ``worker.py`` or ``producers/`` in the current directory cannot shadow it:
@@ -15,7 +17,7 @@ import time
 
 import click
 
-from producers.constants import NO_CLOUD_PROBES, queue_for_lane
+from producers.constants import CHECK_QUEUE, NO_CLOUD_PROBES, queue_for_lane
 from producers.keyring import get_keyring
 from producers.process import reset_caches
 from producers.settings import get_settings
@@ -24,6 +26,12 @@ from smsq.devstack.processes import worker_arguments
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--queues", "-Q", help="Comma-separated queues (default: every configured lane's queue).")
+@click.option(
+    "--check",
+    "check_worker",
+    is_flag=True,
+    help=f"Be a check worker: serve only {CHECK_QUEUE}, the queue SMSQ_CHECK_MODE=worker needs.",
+)
 @click.option("--concurrency", "-c", default=16, show_default=True, help="Pool slots per worker process.")
 @click.option(
     "--pool",
@@ -42,6 +50,7 @@ from smsq.devstack.processes import worker_arguments
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(
     queues: str | None,
+    check_worker: bool,
     concurrency: int,
     pool: str,
     metrics_port: int | None,
@@ -69,7 +78,12 @@ def worker(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="smsq-metrics-")
     reset_caches()  # the settings again, with the variables set above
     lanes = get_settings().lanes
-    queue_list = queues.split(",") if queues else [queue_for_lane(lane) for lane in lanes]
+    if check_worker and queues:
+        raise click.UsageError(f"--check and --queues exclude each other (--check means -Q {CHECK_QUEUE})")
+    if check_worker:
+        queue_list = [CHECK_QUEUE]
+    else:
+        queue_list = queues.split(",") if queues else [queue_for_lane(lane) for lane in lanes]
     from worker.app import app  # noqa: PLC0415 - only this command loads Celery's worker side
 
     arguments = worker_arguments(queues=queue_list, concurrency=concurrency, pool=pool, loglevel=loglevel)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from producers.constants import NO_CLOUD_PROBES
+from producers.constants import CHECK_QUEUE, NO_CLOUD_PROBES
 from producers.keyring import Keyring
 from producers.settings import get_settings
 from smsq.devstack.processes import Stack, http_ok, redis_answers
@@ -179,11 +179,14 @@ def start_core(
 
 
 def start_worker(stack: Stack, local: LocalStack, *, concurrency: int = 16) -> None:
-    """Start one worker on every lane, with this host's /metrics."""
+    """Start one worker on every lane, with this host's /metrics, and a check worker on the check
+    queue (what ``SMSQ_CHECK_MODE=worker``, the default, needs)."""
     metrics_port = port_or_free(METRICS_PORT)
     env = local.env | {"SMSQ_METRICS_PORT": str(metrics_port)}
     lanes = ",".join(f"smsq.{lane}" for lane in get_settings().lanes)
     stack.worker(env, queues=lanes.split(","), concurrency=concurrency, name="worker")
+    check_env = local.env | {"SMSQ_METRICS_PORT": "0"}
+    stack.worker(check_env, queues=[CHECK_QUEUE], concurrency=8, name="check-worker")
     local.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
 
 

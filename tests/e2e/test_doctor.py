@@ -63,3 +63,18 @@ def test_doctor_says_when_the_data_keys_are_missing(worker_env: dict[str, str]) 
     keys = next(line for line in result.stdout.splitlines() if line.split()[1] == "data-keys")
     assert result.returncode == 1
     assert keys.startswith("FAIL") and "SMSQ_HASH_KEYS is not set" in keys, result.stdout
+
+
+def test_doctor_on_a_keyless_web_host_in_worker_mode_asks_for_a_check_worker_not_a_key(
+    workers: Stack, worker_env: dict[str, str]
+) -> None:
+    """The session's workers serve the lanes only: no check worker answers for smsq.check."""
+    web = {
+        name: value for name, value in worker_env.items() if not name.startswith(("ALIBABA", "SMSQ_ALIYUN"))
+    }
+    result = _doctor(web | {"SMSQ_CHECK_MODE": "worker"})
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()}
+    assert result.returncode == 1
+    assert lines["workers"].startswith("FAIL") and "smsq worker --check" in lines["workers"]
+    assert lines["credentials"].startswith("ok") and "none needed" in lines["credentials"]
+    assert lines["provider"].startswith("ok") and "worker host" in lines["provider"]

@@ -128,10 +128,18 @@ def test_each_worker_lane_has_a_scaled_object_on_its_own_queue() -> None:
     for _, doc in checks._k8s_documents():
         if doc["kind"] == "Deployment" and doc["metadata"]["name"].startswith("smsq-worker-"):
             command = doc["spec"]["template"]["spec"]["containers"][0]["command"]
-            queues[doc["metadata"]["name"]] = command[command.index("--queues") + 1]
+            queues[doc["metadata"]["name"]] = ",".join(checks._worker_queues(command) or [])
         if doc["kind"] == "ScaledObject":
             lists[doc["spec"]["scaleTargetRef"]["name"]] = doc["spec"]["triggers"][0]["metadata"]["listName"]
-    assert queues == lists == {"smsq-worker-default": "smsq.default", "smsq-worker-login": "smsq.login"}
+    assert (
+        queues
+        == lists
+        == {
+            "smsq-worker-default": "smsq.default",
+            "smsq-worker-login": "smsq.login",
+            "smsq-worker-check": "smsq.check",
+        }
+    )
 
 
 def test_the_dashboard_gives_every_panel_a_title_and_a_unit() -> None:
@@ -315,4 +323,64 @@ def test_a_kubernetes_gateway_or_worker_missing_a_secret_or_a_policy_is_reported
 ) -> None:
     _k8s_copy(tmp_path, monkeypatch, name, edit)
     problems = "\n".join(checks.check_secrets_and_network().problems)
+    assert expected in problems, problems
+
+
+# --- check workers (issue 12) ----------------------------------------------------------------------------
+
+
+def test_compose_and_kubernetes_run_a_dedicated_check_worker_and_a_keyless_gateway() -> None:
+    _assert_passes(checks.check_check_workers())
+    assert "check_check_workers" in {check.__name__ for check in checks.CHECKS.values()}
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda c: c["services"].pop("check-worker"), "compose runs no check worker"),
+        (
+            lambda c: c["services"]["worker"].update(
+                command=["smsq", "worker", "-Q", "smsq.default,smsq.check"]
+            ),
+            "'worker': serves smsq.check with other queues",
+        ),
+        (
+            lambda c: c["services"]["gateway"]["environment"].update(ALIBABA_CLOUD_ACCESS_KEY_ID="${KEY:?}"),
+            "'gateway': ALIBABA_CLOUD_ACCESS_KEY_ID set, but the gateway needs no Alibaba key",
+        ),
+    ],
+)
+def test_compose_without_a_check_worker_or_with_a_keyed_gateway_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: object, expected: str
+) -> None:
+    _compose_copy(tmp_path, monkeypatch, edit)
+    problems = "\n".join(checks.check_check_workers().problems)
+    assert expected in problems, problems
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"),
+    [
+        ("worker-check.yaml", lambda d: None, "ops/k8s runs no check worker Deployment"),
+        (
+            "keda.yaml",
+            lambda d: None if d["metadata"]["name"] == "smsq-worker-check" else d,
+            "Deployment/smsq-worker-check: no ScaledObject keeps at least one replica",
+        ),
+        (
+            "keda.yaml",
+            lambda d: (
+                {**d, "spec": {**d["spec"], "minReplicaCount": 0}}
+                if d["metadata"]["name"] == "smsq-worker-check"
+                else d
+            ),
+            "Deployment/smsq-worker-check: no ScaledObject keeps at least one replica",
+        ),
+    ],
+)
+def test_kubernetes_without_an_always_running_check_worker_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, edit: object, expected: str
+) -> None:
+    _k8s_copy(tmp_path, monkeypatch, name, edit)
+    problems = "\n".join(checks.check_check_workers().problems)
     assert expected in problems, problems

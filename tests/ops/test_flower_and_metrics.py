@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from producers import SendState, mask_phone, send_code
+from producers import SendState, check_code, mask_phone, send_code
 from smsq.devstack.processes import Stack, http_ok, wait_until
 from smsq.net import free_port
 from tests.conftest import EmulatorHandle, clear_process_caches
@@ -79,6 +79,54 @@ def test_flower_shows_every_send_with_its_final_state_and_no_phone_number(
         for phone in phones:
             for text in (api, *pages):
                 assert phone not in text
+
+
+@pytest.mark.usefixtures("workers")
+def test_flower_shows_check_tasks_with_neither_the_number_nor_the_code(
+    smsq_env: dict[str, str], emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SMSQ_CHECK_MODE=worker publishes smsq.check_code: Flower lists those tasks, masked."""
+    monkeypatch.setenv("SMSQ_CHECK_MODE", "worker")
+    clear_process_caches()
+    auth = "ops:flower-test-password"
+    port = free_port()
+    with Stack() as stack:
+        stack.spawn(
+            "flower",
+            [sys.executable, "-m", "smsq.cli", "flower", "--port", str(port)],
+            {**smsq_env, "SMSQ_FLOWER_BASIC_AUTH": auth},
+        )
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthcheck"), timeout_s=60, what="Flower")
+        check_worker = stack.spawn(
+            "check-worker", [sys.executable, "-m", "smsq.cli", "worker", "--check", "-c", "4"], smsq_env
+        )
+        check_worker.wait_for_log("ready.", timeout_s=60)
+        phone = fresh_number()
+        assert wait_final(send_code(phone).id).state is SendState.SENT
+        code = emulator.messages(phone)[0]["code"]
+        wrong = "13572468"
+        assert not check_code(phone, wrong).passed
+        assert check_code(phone, code).passed
+
+        def check_tasks() -> dict[str, dict[str, object]]:
+            tasks = json.loads(get(f"http://127.0.0.1:{port}/api/tasks", auth))
+            return {key: task for key, task in tasks.items() if task.get("name") == "smsq.check_code"}
+
+        try:
+            wait_until(
+                lambda: [task.get("state") for task in check_tasks().values()] == ["SUCCESS"] * 2,
+                timeout_s=30,
+                what="Flower's check tasks",
+            )
+        except TimeoutError:
+            raise AssertionError(f"Flower shows {check_tasks()}") from None
+        texts = [get(f"http://127.0.0.1:{port}/api/tasks", auth), get(f"http://127.0.0.1:{port}/tasks", auth)]
+        texts += [get(f"http://127.0.0.1:{port}/task/{token}", auth) for token in check_tasks()]
+        texts += [get(f"http://127.0.0.1:{port}/api/task/info/{token}", auth) for token in check_tasks()]
+        assert mask_phone(phone) in texts[0]  # operators can still tell checks apart
+        for text in texts:
+            for secret in (phone, phone[3:], code, wrong):
+                assert secret not in text
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset], float]:

@@ -51,3 +51,33 @@ def test_each_async_twin_is_a_coroutine_function_with_the_sync_functions_signatu
         assert "Flow" not in str(inspect.signature(twin))
         assert twin.__doc__ and twin.__doc__ == sync.__doc__
         assert twin.__name__ == f"a{sync.__name__}"
+
+
+def test_a_plain_install_has_no_alibaba_sdk_and_the_workers_and_direct_mode_get_it() -> None:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert not [name for name in project["dependencies"] if name.startswith("alibabacloud")]
+    direct = project["optional-dependencies"]["direct"]
+    assert {name.split("=")[0].split(">")[0] for name in direct} >= {
+        "alibabacloud-dypnsapi20170525",
+        "alibabacloud-credentials",
+    }
+    assert "smsq[direct]" in project["optional-dependencies"]["worker"]
+
+
+def test_direct_mode_without_the_sdk_installed_is_a_configuration_error_naming_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['alibabacloud_dypnsapi20170525'] = None  # as if smsq[direct] were not installed\n"
+        "from producers import ConfigurationError, configure\n"
+        "from producers.provider import get_provider\n"
+        "configure(check_mode='direct')\n"
+        "try:\n"
+        "    get_provider()\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'smsq[direct]'" in result.stdout
