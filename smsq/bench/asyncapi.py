@@ -7,12 +7,16 @@ against the sync API run in threads from that loop (what an asyncio app does wit
   shuffled, and the same for sends; each burst's wall time and the loop's lag (the overshoot of a
   task sleeping 1 ms in a loop, :class:`~smsq.bench.looplag.LoopLag`) while it runs: on the wall
   clock (``loop_lag``), and the part this process's own work explains (``loop_lag_own``).
+- ``worker_bursts``: the same check bursts in worker mode (the default), against a check worker with
+  a thread per check: ``acheck_code`` awaits each answer with BLPOP on ``redis.asyncio``,
+  ``check_code`` blocks a thread in BLPOP.
 - ``per_call``: one call at a time at 0 ms latency, interleaved: ``asend_code`` against
   ``send_code`` (the price of publishing from a thread: a hop to the publish pool and back) and
   ``acheck_code`` against ``check_code`` (the SDK's aiohttp call against its pooled sync client).
 
 Checks send wrong codes to numbers with a live code (the provider is always asked; the lockout is set
-out of reach, as in :mod:`smsq.bench.check`); sends go to fresh numbers and stay queued (no workers).
+out of reach, as in :mod:`smsq.bench.check`); sends go to fresh numbers and stay queued (no send
+workers). Everything but ``worker_bursts`` runs in direct mode.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from producers.constants import CHECK_QUEUE
 from smsq.bench.check import record_live_code
 from smsq.bench.common import Bed, Numbers, percentiles, progress, sdk_runtime, sdk_send_request
 from smsq.bench.looplag import LoopLag
@@ -33,6 +38,8 @@ from smsq.devstack.processes import Stack
 BURST = 100
 LATENCY_MS = 200
 WRONG = "000000"
+#: The check bursts, measured in both check modes.
+CHECKS = ("check_async", "check_threads")
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -40,16 +47,27 @@ def run(quick: bool) -> dict[str, Any]:
     rounds, calls = (3, 100) if quick else (10, 1000)
     with Stack() as stack:
         bed = Bed(stack, ["--rate-limit", "0"])
-        with bed.producer(), asyncio.Runner() as runner, ThreadPoolExecutor(BURST) as threads:
+        fresh = Numbers("152")
+        with (
+            bed.producer(SMSQ_CHECK_MODE="direct"),
+            asyncio.Runner() as runner,
+            ThreadPoolExecutor(BURST) as threads,
+        ):
             checked = _with_live_codes(bed, Numbers("151").many(BURST))
-            fresh = Numbers("152")
             bed.emulator.set_faults(latency_ms=LATENCY_MS)
             bursts = _bursts(runner, _burst_variants(threads, checked, fresh), rounds)
             bed.emulator.set_faults(latency_ms=0)
             per_call = _per_call(runner, checked, fresh, calls)
+        with bed.producer(SMSQ_CHECK_MODE="worker", SMSQ_CHECK_TIMEOUT_S="5") as env:
+            bed.workers(env, count=1, concurrency=BURST, queues=[CHECK_QUEUE], name="check")
+            with asyncio.Runner() as runner, ThreadPoolExecutor(BURST) as threads:
+                bed.emulator.set_faults(latency_ms=LATENCY_MS)
+                checks = _burst_variants(threads, checked, fresh)
+                worker_bursts = _bursts(runner, {name: checks[name] for name in CHECKS}, rounds)
     return {
         "params": {"burst": BURST, "latency_ms": LATENCY_MS, "rounds": rounds, "calls": calls},
         "bursts": bursts,
+        "worker_bursts": worker_bursts,
         "per_call": per_call,
     }
 

@@ -196,7 +196,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         get(results, "receipts", "load", "achieved_per_s"),
         get(results, "receipts", "load", "offered_per_s"),
     )
-    for kind in ("check", "send"):
+    for kind in ("check", "send", "checkworker"):
         for figure in ("total", "loop_lag", "loop_lag_own"):
             found[f"async_{kind}_{figure}_p50_async_over_threads"] = div(
                 async_burst(results, kind, "async", figure, "p50"),
@@ -210,8 +210,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def async_burst(results: dict[str, Any], kind: str, way: str, figure: str, q: str) -> Any:
-    """A burst figure of the async bench: ``kind`` check/send, ``way`` async/threads, ``figure``
-    total/loop_lag/loop_lag_own, ``q`` p50/p95/p99 (ms)."""
+    """A burst figure of the async bench: ``kind`` check/send (direct mode) or checkworker (worker
+    mode), ``way`` async/threads, ``figure`` total/loop_lag/loop_lag_own, ``q`` p50/p95/p99 (ms)."""
+    if kind == "checkworker":
+        return get(results, "async", "worker_bursts", f"check_{way}", figure, f"{q}_ms")
     return get(results, "async", "bursts", f"{kind}_{way}", figure, f"{q}_ms")
 
 

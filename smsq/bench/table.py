@@ -281,7 +281,8 @@ def _pumping(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
 
 
 def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
-    for kind in ("check", "send"):
+    for kind in ("check", "send", "checkworker"):
+        call = {"checkworker": "check_code, worker mode,"}.get(kind, f"{kind}_code")
         for figure, label in (
             ("total", "burst of 100, ms"),
             ("loop_lag", "loop lag ms"),
@@ -290,13 +291,13 @@ def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
             for q in _QUANTILES:
                 rows.add(
                     "async",
-                    f"a{kind}_code {label} {q}",
+                    f"a{call} {label} {q}",
                     async_burst(results, kind, "async", figure, q),
                     "threads",
                     async_burst(results, kind, "threads", figure, q),
                     r.get(f"async_{kind}_{figure}_p50_async_over_threads") if q == "p50" else None,
                 )
-        for q in _QUANTILES:
+        for q in _QUANTILES if kind != "checkworker" else ():
             rows.add(
                 "async",
                 f"a{kind}_code one call {q} ms",
