@@ -1,10 +1,30 @@
-"""A worker serving only the check queue tracks no unacked messages; any other worker keeps it."""
+"""The check worker: it tracks no unacked messages, its queue depth is exported, and it asks the
+provider in the scheme that travels sealed with the check."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from types import SimpleNamespace
 
 import pytest
+import redis
+
+from producers.constants import CHECK_QUEUE, rpc_reply_key
+from producers.keyring import get_keyring
+from producers.process import reset_caches
+from producers.provider import DypnsapiProvider
+from producers.rpc import Answer, Reply, rpc_calls_for, seal_check
+from producers.settings import get_settings
+from producers.store import RecordStore
+from tests.conftest import EmulatorHandle
+from tests.worker.test_purpose_delivery import PURPOSES, admit
+from worker.checks import answer_check
+from worker.delivery import Delivery
+from worker.limiter import UpstreamLimiter
+from worker.metrics import RedisCollector
+from worker.signals import _check_worker_tracks_no_unacked
 
 
 @pytest.mark.parametrize(
@@ -17,21 +37,13 @@ import pytest
     ],
 )
 def test_only_a_check_worker_turns_ack_emulation_off(queues: object, emulated: bool) -> None:
-    from worker.signals import _check_worker_tracks_no_unacked
-
     conf = SimpleNamespace(broker_transport_options={"visibility_timeout": 600})
     _check_worker_tracks_no_unacked(conf=conf, options={"queues": queues})
     assert conf.broker_transport_options.get("ack_emulation", True) is emulated
     assert conf.broker_transport_options["visibility_timeout"] == 600
 
 
-def test_every_host_exports_how_many_checks_wait_for_a_check_worker(redis_client: object) -> None:
-    import redis
-
-    from producers.constants import CHECK_QUEUE
-    from worker.metrics import RedisCollector
-
-    assert isinstance(redis_client, redis.Redis)
+def test_every_host_exports_how_many_checks_wait_for_a_check_worker(redis_client: redis.Redis) -> None:
     redis_client.delete(CHECK_QUEUE)
     redis_client.rpush(CHECK_QUEUE, "a", "b", "c")
     try:
@@ -39,3 +51,39 @@ def test_every_host_exports_how_many_checks_wait_for_a_check_worker(redis_client
         assert [sample.value for sample in families["smsq_check_queue_depth"].samples] == [3.0]
     finally:
         redis_client.delete(CHECK_QUEUE)
+
+
+def test_a_check_worker_asks_in_the_scheme_that_travels_sealed_with_the_check(
+    smsq_env: dict[str, str], emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code sent for a purpose with a scheme of its own passes only when checked in that scheme."""
+    monkeypatch.setenv("SMSQ_PURPOSES", json.dumps(PURPOSES))
+    monkeypatch.setenv("SMSQ_LANES", '{"default": "1000/second"}')
+    reset_caches()
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
+    limiter = UpstreamLimiter.from_settings(settings, client)
+    sender = Delivery(RecordStore(client), DypnsapiProvider(settings), limiter, settings)
+    phone = f"135{uuid.uuid4().int % 10**8:08d}"
+    assert sender.deliver(admit(sender, phone, "reset"), token="t").result == "sent"
+    code = emulator.messages(phone)[0]["code"]
+
+    def ask(scheme: str) -> Reply:
+        token = uuid.uuid4().hex
+        sealed = seal_check(get_keyring(), phone, code, scheme)
+        deadline_ms = int(time.time() * 1000) + 5000
+        outcome = answer_check(
+            rpc_calls_for(client),
+            get_keyring(),
+            settings,
+            token=token,
+            sealed=sealed,
+            deadline_ms=deadline_ms,
+        )
+        assert outcome == "answered"
+        popped = client.blpop([rpc_reply_key(token)], timeout=1)
+        assert popped is not None
+        return Reply.from_text(popped[1])
+
+    assert ask(settings.default_scheme).answer is Answer.FAILED
+    assert ask("reset").answer is Answer.PASSED
