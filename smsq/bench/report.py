@@ -202,6 +202,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
                 async_burst(results, kind, "async", figure, "p50"),
                 async_burst(results, kind, "threads", figure, "p50"),
             )
+    for kind in ("check", "send"):  # one call at a time: direct mode only
         found[f"async_{kind}_per_call_p50_async_over_sync"] = div(
             get(results, "async", "per_call", f"{kind}_async", "p50_ms"),
             get(results, "async", "per_call", f"{kind}_sync", "p50_ms"),
