@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -538,16 +538,22 @@ def _compose_check_worker_problems() -> list[str]:
         queues = _worker_queues(words)
         problems += _queue_problems(f"compose service {name!r}", queues)
         check_workers += queues == [CHECK_QUEUE]
-        if words[:2] == ["smsq", "gateway"]:
-            environment = service.get("environment") or {}
-            problems += [
-                f"compose service {name!r}: {variable} set, but the gateway needs no Alibaba key"
-                for variable in ALIBABA_KEY_VARIABLES
-                if variable in environment
-            ]
+        environment = service.get("environment") or {}
+        problems += _gateway_key_problems(f"compose service {name!r}", words, environment)
     if not check_workers:
         problems.append("compose runs no check worker (`smsq worker --check`): every check would fail")
     return problems
+
+
+def _gateway_key_problems(where: str, words: list[str], variables: Collection[str]) -> list[str]:
+    """An Alibaba key given to a gateway, which in worker mode needs none."""
+    if words[:2] != ["smsq", "gateway"]:
+        return []
+    return [
+        f"{where}: {variable} set, but the gateway needs no Alibaba key"
+        for variable in ALIBABA_KEY_VARIABLES
+        if variable in variables
+    ]
 
 
 def _k8s_check_worker_problems() -> list[str]:
@@ -563,13 +569,8 @@ def _k8s_check_worker_problems() -> list[str]:
             problems += _queue_problems(name, queues)
             if queues == [CHECK_QUEUE]:
                 check_deployments.add(document["metadata"]["name"])
-            if words[:2] == ["smsq", "gateway"]:
-                env = {item["name"] for item in container.get("env") or []}
-                problems += [
-                    f"{name}: {variable} set, but the gateway needs no Alibaba key"
-                    for variable in ALIBABA_KEY_VARIABLES
-                    if variable in env
-                ]
+            env = {item["name"] for item in container.get("env") or []}
+            problems += _gateway_key_problems(name, words, env)
     if not check_deployments:
         problems.append("ops/k8s runs no check worker Deployment (`smsq worker --check`)")
     scaled = {

@@ -1,9 +1,12 @@
 """smsq for web backends: ``send_code`` queues a verification SMS, ``check_code`` verifies it.
 
+Asyncio apps await ``asend_code``, ``acheck_code`` and ``aget_status``: the same steps, limits and
+errors, on ``redis.asyncio`` and the SDK's async call.
+
 Importing this package is cheap: it loads neither the Celery worker nor the Alibaba SDK.
 """
 
-from producers.check import check_code
+from producers.check import acheck_code, check_code
 from producers.errors import (
     CheckLocked,
     ConfigurationError,
@@ -27,9 +30,9 @@ from producers.errors import (
 )
 from producers.phone import mask_phone, normalize_phone
 from producers.records import CheckResult, Delivery, SendState, SendStatus, Ticket
-from producers.send import send_code
+from producers.send import asend_code, send_code
 from producers.settings import configure
-from producers.status import get_status
+from producers.status import aget_status, get_status
 
 __all__ = [
     "CheckLocked",
@@ -56,6 +59,9 @@ __all__ = [
     "TicketNotFound",
     "UnknownLane",
     "UnknownPurpose",
+    "acheck_code",
+    "aget_status",
+    "asend_code",
     "check_code",
     "configure",
     "get_status",

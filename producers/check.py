@@ -10,6 +10,9 @@ against the code (its send), not the number: every new code starts with its full
 The provider is asked by a check worker (``SMSQ_CHECK_MODE=worker``, :mod:`producers.rpc`: this
 process holds no Alibaba key) or here (``direct``). Either way only this function applies the
 verdict, and an attempt that surely reached no verdict is given back.
+
+Written once as a flow (:mod:`producers.effect`): ``check_code`` runs it blocking, ``acheck_code``
+on the event loop.
 """
 
 from __future__ import annotations
@@ -17,24 +20,24 @@ from __future__ import annotations
 import re
 
 from producers import errors
-from producers.connections import get_redis
+from producers.effect import Flow, awaitable, blocking
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
 from producers.purposes import PURPOSE_NAME
 from producers.records import CheckResult
-from producers.rpc import ask_check_workers
+from producers.rpc import asking_check_workers
 from producers.settings import get_settings
-from producers.store import CheckOutcome, store_for
-from producers.verdict import NoVerdict, ask_provider
+from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op, refund_check_op
+from producers.verdict import NoVerdict, asking_provider
 
 _CODE = re.compile(r"[A-Za-z0-9]{4,8}")
 
 
-def check_code(
+def checking(
     phone: str, code: str, *, client_ip: str | None = None, purpose: str | None = None
-) -> CheckResult:
+) -> Flow[CheckResult]:
     """Return whether ``code`` is the current code of ``phone``, and how many wrong answers remain.
 
     With ``purpose``, only a live code sent for that purpose can pass: a code sent for another
@@ -62,8 +65,7 @@ def check_code(
     masked = mask_phone(number)
     guard = get_guard()
     live_code_keys = guard.keyring.live_code_keys(number, scheme)
-    store = store_for(get_redis())
-    reservation = store.begin_check(
+    reservation = yield from begin_check_op(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),
         max_failures=settings.check_max_failures,
@@ -89,17 +91,17 @@ def check_code(
         )
     ticket = reservation.ticket
     try:
-        passed = _verdict(number, code, scheme, masked=masked, server_ms=reservation.server_ms)
+        passed = yield from _verdict(number, code, scheme, masked=masked, server_ms=reservation.server_ms)
     except NoVerdict as failure:
-        store.refund_check(ticket)
-        store.count("checks", "error")
+        yield from refund_check_op(ticket)
+        yield from Count("checks", "error")
         raise failure.error from None
     except (errors.ProviderError, errors.ServiceUnavailable):
         # the provider may have judged the code before the answer was lost: the answer counts
-        store.count("checks", "error")
+        yield from Count("checks", "error")
         raise
     if passed:
-        store.check_passed(ticket, live_code_keys=live_code_keys)
+        yield from check_passed_op(ticket, live_code_keys=live_code_keys)
         log_event("check.passed", phone=masked, ticket=ticket)
         return CheckResult(True, settings.check_max_failures, ticket)
     attempts_left = settings.check_max_failures - reservation.used
@@ -117,10 +119,14 @@ def _scheme_of(purpose: str | None) -> str:
     return settings.purpose(purpose).scheme_name
 
 
-def _verdict(number: str, code: str, scheme: str, *, masked: str, server_ms: int) -> bool:
+def _verdict(number: str, code: str, scheme: str, *, masked: str, server_ms: int) -> Flow[bool]:
     """The provider's verdict in ``scheme``, asked in this process (``SMSQ_CHECK_MODE=direct``) or
     by a check worker (``worker``); raises :class:`NoVerdict` when the attempt can be given back."""
     settings = get_settings()
     if settings.check_mode == "direct":
-        return ask_provider(number, code, scheme, settings.check_attempts)
-    return ask_check_workers(number, code, scheme, masked=masked, now_ms=server_ms)
+        return (yield from asking_provider(number, code, scheme, settings.check_attempts))
+    return (yield from asking_check_workers(number, code, scheme, masked=masked, now_ms=server_ms))
+
+
+check_code = blocking(checking, "check_code")
+acheck_code = awaitable(checking, "acheck_code")

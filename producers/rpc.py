@@ -26,18 +26,22 @@ import functools
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from producers import constants, errors
-from producers.connections import get_redis
+from producers.connections import get_async_redis, get_redis
+from producers.effect import Blocking, Effect, Flow, blocking
 from producers.errors import ServiceUnavailable
 from producers.guard import get_guard
 from producers.keyring import Keyring
-from producers.scripts import Scripts
+from producers.scripts import Scripts, unavailable
 from producers.settings import get_settings
+from producers.store import Op
 from producers.verdict import NoVerdict
 
 #: Life of an answer nobody popped (its caller died between its deadline check and the pop).
@@ -147,13 +151,22 @@ class RpcCalls:
         return bool(self._scripts.run("rpc_reply", keys, [reply.to_text(), REPLY_TTL_MS]))
 
     def abandon(self, token: str, *, deadline_ms: int, now_ms: int | None = None) -> Reply | bool:
-        """Settle a call whose wait ran out: an answer that just arrived, else whether a worker
-        holds it (True: the provider may judge it) or not (False: nobody ever will)."""
-        keys = [constants.rpc_claim_key(token), constants.rpc_reply_key(token)]
-        result = self._scripts.run("rpc_abandon", keys, [deadline_ms, "" if now_ms is None else now_ms])
-        if result[0] == "answer":
-            return Reply.from_text(result[1])
-        return bool(result[0] == "claimed")
+        """Settle a call whose wait ran out (see :func:`abandon_op`)."""
+        op = abandon_op(token, deadline_ms=deadline_ms, now_ms=now_ms)
+        return op.read(self._scripts.run(op.script, op.keys, op.args))
+
+
+def abandon_op(token: str, *, deadline_ms: int, now_ms: int | None = None) -> Op[Reply | bool]:
+    """Settle a call whose wait ran out: an answer that just arrived, else whether a worker
+    holds it (True: the provider may judge it) or not (False: nobody ever will)."""
+    keys = [constants.rpc_claim_key(token), constants.rpc_reply_key(token)]
+    return Op("rpc_abandon", keys, [deadline_ms, "" if now_ms is None else now_ms], _settled)
+
+
+def _settled(result: Any) -> Reply | bool:
+    if result[0] == "answer":
+        return Reply.from_text(result[1])
+    return bool(result[0] == "claimed")
 
 
 @functools.lru_cache(maxsize=8)
@@ -165,17 +178,46 @@ def rpc_calls_for(client: redis.Redis) -> RpcCalls:
 def wait_for_reply(client: redis.Redis, key: str, timeout_s: float, *, socket_timeout_s: float) -> str | None:
     """Pop the one answer pushed to ``key`` within ``timeout_s``, else None. Blocks in BLPOP, in
     slices shorter than the client's socket timeout; a Redis failure is ServiceUnavailable (and the
-    attempt stays counted: a worker may be asking). An asyncio twin is the same loop over
-    ``redis.asyncio``."""
-    deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0.001:  # BLPOP's timeout 0 would wait forever
-        try:
-            popped = client.blpop([key], timeout=min(left, socket_timeout_s * _SOCKET_SHARE))
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
+    attempt stays counted: a worker may be asking). :func:`await_reply` is the asyncio twin."""
+    for slice_s in _slices(timeout_s, socket_timeout_s):
+        with unavailable():
+            popped = client.blpop([key], timeout=slice_s)
         if popped is not None:
             return str(popped[1])
     return None
+
+
+async def await_reply(
+    client: redis.asyncio.Redis, key: str, timeout_s: float, *, socket_timeout_s: float
+) -> str | None:
+    """:func:`wait_for_reply` on a ``redis.asyncio`` client: the event loop runs on meanwhile."""
+    for slice_s in _slices(timeout_s, socket_timeout_s):
+        with unavailable():
+            popped = await client.blpop([key], timeout=slice_s)
+        if popped is not None:
+            return str(popped[1])
+    return None
+
+
+def _slices(timeout_s: float, socket_timeout_s: float) -> Iterator[float]:
+    """BLPOP timeouts that add up to ``timeout_s``, each under the socket timeout."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0.001:  # BLPOP's timeout 0 would wait forever
+        yield min(left, socket_timeout_s * _SOCKET_SHARE)
+
+
+class WaitReply(Effect["str | None"]):
+    """Wait for the answer pushed to ``key`` (:func:`wait_for_reply`) on the process's client."""
+
+    def __init__(self, key: str, timeout_s: float, socket_timeout_s: float) -> None:
+        self.key, self.timeout_s, self.socket_timeout_s = key, timeout_s, socket_timeout_s
+
+    def run(self) -> str | None:
+        return wait_for_reply(get_redis(), self.key, self.timeout_s, socket_timeout_s=self.socket_timeout_s)
+
+    async def arun(self) -> str | None:
+        client = get_async_redis()
+        return await await_reply(client, self.key, self.timeout_s, socket_timeout_s=self.socket_timeout_s)
 
 
 def seal_check(keyring: Keyring, number: str, code: str, scheme: str) -> str:
@@ -189,8 +231,7 @@ def open_check(keyring: Keyring, sealed: str) -> tuple[str, str, str]:
     return str(number), str(code), str(scheme)
 
 
-def call_workers(
-    client: redis.Redis,
+def calling_workers(
     task_name: str,
     *,
     kwargs: dict[str, Any],
@@ -198,7 +239,7 @@ def call_workers(
     now_ms: int,
     timeout_s: float,
     socket_timeout_s: float,
-) -> Reply:
+) -> Flow[Reply]:
     """Publish ``task_name`` on the check queue and wait for its reply until ``now_ms`` (the Redis
     clock) + ``timeout_s``. The task gets ``token`` and ``deadline_ms`` besides ``kwargs``; Flower
     and events show ``kwargsrepr`` instead of the arguments.
@@ -213,7 +254,8 @@ def call_workers(
     deadline_ms = now_ms + int(timeout_s * 1000)
     started = time.monotonic()
     try:
-        publish_call(
+        yield from Blocking(
+            publish_call,
             task_name,
             token=token,
             kwargs={**kwargs, "deadline_ms": deadline_ms},
@@ -223,10 +265,10 @@ def call_workers(
     except ServiceUnavailable as exc:
         raise NoVerdict(exc) from None
     left = timeout_s - (time.monotonic() - started)
-    text = wait_for_reply(client, constants.rpc_reply_key(token), left, socket_timeout_s=socket_timeout_s)
+    text = yield from WaitReply(constants.rpc_reply_key(token), left, socket_timeout_s)
     if text is not None:
         return Reply.from_text(text)
-    settled = rpc_calls_for(client).abandon(token, deadline_ms=deadline_ms)
+    settled = yield from abandon_op(token, deadline_ms=deadline_ms)
     if isinstance(settled, Reply):
         return settled
     message = f"no check worker answered within {timeout_s:g} s (SMSQ_CHECK_TIMEOUT_S)"
@@ -235,15 +277,14 @@ def call_workers(
     raise NoVerdict(ServiceUnavailable(message + " (are the check workers running?)"))
 
 
-def ask_check_workers(number: str, code: str, scheme: str, *, masked: str, now_ms: int) -> bool:
+def asking_check_workers(number: str, code: str, scheme: str, *, masked: str, now_ms: int) -> Flow[bool]:
     """The provider's verdict on a check in ``scheme``, asked by a check worker (``check_code`` in
     worker mode): the number, the code and the scheme sealed with the current encryption key,
     Flower and events shown only ``masked``. Raises :class:`NoVerdict` when the attempt can be
     given back."""
     settings = get_settings()
     sealed = seal_check(get_guard().keyring, number, code, scheme)
-    reply = call_workers(
-        get_redis(),
+    reply = yield from calling_workers(
         constants.CHECK_TASK_NAME,
         kwargs={"v": constants.CHECK_TASK_VERSION, "sealed": sealed},
         kwargsrepr={"phone": masked},
@@ -256,3 +297,6 @@ def ask_check_workers(number: str, code: str, scheme: str, *, masked: str, now_m
     if reply.answer is Answer.ERROR:
         raise reply.rebuilt_error()
     return reply.answer is Answer.PASSED
+
+
+call_workers = blocking(calling_workers, "call_workers")

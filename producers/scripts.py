@@ -7,12 +7,15 @@ the final states, the per-minute counters), because Redis scripts cannot import 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import redis
-from redis.commands.core import Script
+import redis.asyncio
+from redis.commands.core import AsyncScript, Script
 
 from producers.errors import ServiceUnavailable
 
@@ -31,16 +34,38 @@ def sources(package: str) -> dict[str, str]:
     }
 
 
+def _register(client: redis.Redis | redis.asyncio.Redis, package: str) -> dict[str, Any]:
+    return {name: client.register_script(text) for name, text in sources(package).items()}
+
+
+@contextlib.contextmanager
+def unavailable() -> Iterator[None]:
+    """A Redis failure inside becomes :class:`ServiceUnavailable`."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+
+
 class Scripts:
     """The scripts of one package, registered on one client (EVALSHA, loaded again after a restart)."""
 
     def __init__(self, client: redis.Redis, package: str) -> None:
-        self._scripts = {name: client.register_script(text) for name, text in sources(package).items()}
+        self._scripts: dict[str, Script] = _register(client, package)
 
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name``; a Redis failure becomes :class:`ServiceUnavailable`."""
-        script: Script = self._scripts[name]
-        try:
-            return script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
+        with unavailable():
+            return self._scripts[name](keys=keys, args=args)
+
+
+class AsyncScripts:
+    """The same scripts on a ``redis.asyncio`` client, awaited."""
+
+    def __init__(self, client: redis.asyncio.Redis, package: str) -> None:
+        self._scripts: dict[str, AsyncScript] = _register(client, package)
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run script ``name``; a Redis failure becomes :class:`ServiceUnavailable`."""
+        with unavailable():
+            return await self._scripts[name](keys=keys, args=args)

@@ -1,4 +1,7 @@
-"""``send_code``: validate, apply abuse limits, record and publish, in about a millisecond."""
+"""``send_code``: validate, apply abuse limits, record and publish, in about a millisecond.
+
+Written once as a flow (:mod:`producers.effect`): ``send_code`` runs it blocking, ``asend_code``
+on the event loop."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import re
 import uuid
 
 from producers.connections import get_redis
+from producers.effect import Blocking, Flow, awaitable, blocking
 from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, UnknownLane
 from producers.guard import get_guard
 from producers.ip import ip_bucket
@@ -17,19 +21,19 @@ from producers.pumping import RULE as PUMPING_RULE
 from producers.purposes import PURPOSE_NAME
 from producers.records import SendState, Ticket
 from producers.settings import get_settings
-from producers.store import store_for
+from producers.store import Count, admit_op, unadmit_op
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
-def send_code(
+def sending(
     phone: str,
     *,
     purpose: str = "login",
     client_ip: str | None = None,
     idempotency_key: str | None = None,
     lane: str = "default",
-) -> Ticket:
+) -> Flow[Ticket]:
     """Queue a verification SMS to ``phone`` and return its ticket without waiting for the provider.
 
     ``purpose`` says what the code is for: its template, scheme and validity come from
@@ -61,13 +65,11 @@ def send_code(
     masked = mask_phone(number)
     guard = get_guard()
     keyring = guard.keyring
-    client = get_redis()
-    store = store_for(client)
     rules = guard.rules_for(number, purpose, bucket, purpose_limits=configured.limits)
     idempotency_keys = (
         () if idempotency_key is None else keyring.idempotency_keys(number, purpose, idempotency_key)
     )
-    admission = store.admit(
+    admission = yield from admit_op(
         ticket=uuid.uuid4().hex,
         sealed_phone=keyring.seal(number),
         masked=masked,
@@ -84,11 +86,12 @@ def send_code(
     )
     if admission.tripped:
         prefix = number[:PREFIX_DIGITS]
-        remember_trip(client, keyring, prefix, purpose)
+        # rare (a trip), best effort, and on the sync client: a blocking call like the publish
+        yield from Blocking(remember_trip, get_redis(), keyring, prefix, purpose)
         # the prefix alone, never beside the masked number: the two together spell the number
         log_event("pumping.tripped", prefix=prefix, purpose=purpose, mode=settings.pumping_mode)
     if admission.outcome == "limited":
-        store.count("rejected", admission.rule)
+        yield from Count("rejected", admission.rule)
         log_event("send.rejected", phone=masked, rule=admission.rule, retry_after=admission.retry_after_s)
         # a breaker refusal names the prefix to the caller, who gave the number
         rule = rule_for(number) if admission.rule == PUMPING_RULE else admission.rule
@@ -104,10 +107,11 @@ def send_code(
             duplicate=True,
         )
     for rule in admission.monitored:
-        store.count("monitored", rule)
+        yield from Count("monitored", rule)
         log_event("send.limit_monitored", phone=masked, rule=rule)
     try:
-        publish_send(
+        yield from Blocking(
+            publish_send,
             admission.ticket,
             lane=lane,
             masked_phone=masked,
@@ -115,7 +119,13 @@ def send_code(
             expires_at=admission.created_at + settings.send_deadline_s,
         )
     except ServiceUnavailable:
-        store.unadmit(admission.ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys)
+        yield from unadmit_op(
+            admission.ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys
+        )
         raise
     log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
     return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)
+
+
+send_code = blocking(sending, "send_code")
+asend_code = awaitable(sending, "asend_code")

@@ -12,16 +12,23 @@ import contextlib
 import enum
 import functools
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import redis
+import redis.asyncio
 
 from producers import constants
+from producers.connections import get_async_redis, get_redis
+from producers.effect import Effect
 from producers.errors import ServiceUnavailable, TicketNotFound
 from producers.receipts import MAX_DELIVERY_SERIES, ReceiptBatch, ReceiptOutcome
 from producers.records import SendState, SendStatus
-from producers.scripts import Scripts
+from producers.scripts import AsyncScripts, Scripts
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 if TYPE_CHECKING:
     from producers.pumping import Breaker
@@ -191,6 +198,232 @@ class Claim:
     rate: RateTaken | None = None
 
 
+class Op(Effect[T]):
+    """One atomic operation on the records: a script, its keys and arguments, and how to read its
+    reply. Built once (the ``*_op`` functions below) for :class:`RecordStore` and
+    :class:`AsyncRecordStore` alike; as an effect it runs on the process's own Redis client."""
+
+    def __init__(self, script: str, keys: list[str], args: list[Any], read: Callable[[Any], T]) -> None:
+        self.script, self.keys, self.args, self.read = script, keys, args, read
+
+    def run(self) -> T:
+        return store_for(get_redis()).run(self)
+
+    async def arun(self) -> T:
+        return await async_store_for(get_async_redis()).run(self)
+
+
+class Count(Effect[None]):
+    """Add one to a global counter, best effort (see :meth:`RecordStore.count`)."""
+
+    def __init__(self, name: str, field: str) -> None:
+        self.name, self.field = name, field
+
+    def run(self) -> None:
+        store_for(get_redis()).count(self.name, self.field)
+
+    async def arun(self) -> None:
+        await async_store_for(get_async_redis()).count(self.name, self.field)
+
+
+# --- the producers' operations (send, check, status) ----------------------------------------------
+
+
+def _admission(reply: Any) -> Admission:
+    outcome = AdmissionOutcome(reply[0])
+    if outcome is AdmissionOutcome.LIMITED:
+        return Admission(
+            outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000, tripped=reply[3] == "tripped"
+        )
+    if outcome is AdmissionOutcome.DUPLICATE:
+        created = float(reply[3]) if reply[3] else 0.0
+        return Admission(
+            outcome,
+            ticket=reply[1],
+            state=reply[2],
+            created_at=created,
+            lane=reply[4],
+            purpose=reply[5],
+        )
+    monitored = tuple(name for name in reply[3].split(",") if name)
+    return Admission(
+        outcome,
+        ticket=reply[1],
+        created_at=int(reply[2]) / 1000,
+        monitored=monitored,
+        tripped=reply[4] == "tripped",
+    )
+
+
+def admit_op(
+    *,
+    ticket: str,
+    sealed_phone: str,
+    masked: str,
+    purpose: str,
+    lane: str,
+    rules: tuple[LimitRule, ...],
+    useful_life_s: int,
+    record_ttl_s: int,
+    idempotency_keys: tuple[str, ...] = (),
+    idempotency_ttl_s: int = 300,
+    calls_key: str = "",
+    breaker: Breaker | None = None,
+    now_ms: int | None = None,
+) -> Op[Admission]:
+    """Check every rule and write the record (``queued``), or change nothing.
+
+    ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
+    the one to write first; it lives ``idempotency_ttl_s``. ``calls_key`` names the number's
+    log of provider calls (``Keyring.calls_key``), which the send's runs enter. ``breaker``
+    judges the send's prefix and purpose (``producers.pumping``); None skips it."""
+    rule_keys, rule_args = _rule_keys_and_args(rules)
+    args: list[Any] = [
+        ticket,
+        "" if now_ms is None else now_ms,
+        record_ttl_s,
+        len(idempotency_keys),
+        useful_life_s,
+        sealed_phone,
+        masked,
+        purpose,
+        lane,
+        constants.record_key(""),
+        constants.minute_stats_key(""),
+        constants.RECORD_VERSION,
+        idempotency_ttl_s,
+        constants.DISPATCH_GRACE_S * 1000,
+        calls_key,
+        0 if breaker is None else len(breaker.keys),
+        *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
+        constants.stats_key("conversion"),
+        MAX_PURPOSE_SERIES,
+        *rule_args,
+    ]
+    pump_keys = () if breaker is None else breaker.keys
+    keys = [
+        constants.record_key(ticket),
+        constants.inflight_key(),
+        *pump_keys,
+        *idempotency_keys,
+        *rule_keys,
+    ]
+    return Op("enqueue", keys, args, _admission)
+
+
+def unadmit_op(
+    ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]
+) -> Op[None]:
+    """End a send that could not even be queued (the broker refused it) as ``failed``, and
+    give back what its admission took: its place in every limit and its idempotency key."""
+    keys = [
+        constants.record_key(ticket),
+        *idempotency_keys[:1],
+        *(rule.key for rule in rules),
+        constants.inflight_key(),
+    ]
+    return Op("unadmit", keys, [ticket, reason, "1" if idempotency_keys else "0"], _nothing)
+
+
+def status_op(ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_WAIT_S) -> Op[SendStatus]:
+    """The record as a status lookup shows it (a sent send without a receipt ``receipt_wait_s``
+    after ``sent`` reads as delivery ``unknown``); raises ``TicketNotFound`` past its TTL."""
+
+    def read(reply: Any) -> SendStatus:
+        flat, (seconds, micros) = reply
+        if not flat:
+            raise TicketNotFound("no send with that ticket (unknown, or older than its record TTL)")
+        data = dict(zip(flat[::2], flat[1::2], strict=True))
+        # judged on the Redis server's clock, like every time the record holds
+        now = int(seconds) + int(micros) / 1_000_000
+        return SendStatus.from_hash(ticket, data, now, receipt_wait_s=receipt_wait_s)
+
+    return Op("status", [constants.record_key(ticket)], [], read)
+
+
+def _reservation(reply: Any) -> CheckReservation:
+    outcome = CheckOutcome(reply[0])
+    if outcome is CheckOutcome.LIMITED:
+        return CheckReservation(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
+    if outcome is CheckOutcome.LOCKED:
+        return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
+    if outcome is CheckOutcome.OK:
+        return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]), server_ms=int(reply[3]))
+    return CheckReservation(outcome)
+
+
+def begin_check_op(
+    *,
+    live_code_keys: tuple[str, ...],
+    rules: tuple[LimitRule, ...],
+    max_failures: int,
+    purpose: str = "",
+    now_ms: int | None = None,
+) -> Op[CheckReservation]:
+    """Count a check against its limits and reserve an answer against the number's live code
+    (see lua/check_begin.lua), or change nothing when a limit refuses. With ``purpose``, only
+    a live code sent for that purpose is reserved (``wrongpurpose`` otherwise)."""
+    rule_keys, rule_args = _rule_keys_and_args(rules)
+    keys = [constants.stats_key("checks"), *live_code_keys, *rule_keys]
+    args: list[Any] = [
+        max_failures,
+        "" if now_ms is None else now_ms,
+        uuid.uuid4().hex,
+        constants.check_attempts_key(""),
+        len(live_code_keys),
+        purpose,
+        constants.record_key(""),
+        *rule_args,
+    ]
+    return Op("check_begin", keys, args, _reservation)
+
+
+def refund_check_op(ticket: str) -> Op[None]:
+    """Give back a reservation against ``ticket``'s code whose call reached no verdict."""
+    return Op("refund_check", [constants.check_attempts_key(ticket)], [], _nothing)
+
+
+def check_passed_op(ticket: str, *, live_code_keys: tuple[str, ...]) -> Op[str]:
+    """``ticket``'s code passed: clear its counter, retire it as the live code, mark it verified."""
+    return Op(
+        "verified",
+        [constants.check_attempts_key(ticket), constants.stats_key("checks"), *live_code_keys],
+        [
+            ticket,
+            constants.record_key(""),
+            constants.minute_stats_key(""),
+            "",
+            constants.stats_key("conversion"),
+            MAX_PURPOSE_SERIES,
+        ],
+        str,
+    )
+
+
+def _nothing(_reply: Any) -> None:
+    return None
+
+
+def _runs(build: Callable[P, Op[T]]) -> Callable[Concatenate[RecordStore, P], T]:
+    """A :class:`RecordStore` method that runs the operation ``build`` makes."""
+
+    def method(self: RecordStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.run(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
+
+
+def _awaits(build: Callable[P, Op[T]]) -> Callable[Concatenate[AsyncRecordStore, P], Coroutine[Any, Any, T]]:
+    """An :class:`AsyncRecordStore` method that runs the operation ``build`` makes."""
+
+    async def method(self: AsyncRecordStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.run(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
+
+
 class RecordStore:
     """Atomic operations on send records and their counters."""
 
@@ -198,115 +431,15 @@ class RecordStore:
         self._redis = client
         self._scripts = Scripts(client, "producers")
 
+    def run(self, op: Op[T]) -> T:
+        """Run one operation and read its reply."""
+        return op.read(self._scripts.run(op.script, op.keys, op.args))
+
     # --- producers ------------------------------------------------------------------------------
 
-    def admit(
-        self,
-        *,
-        ticket: str,
-        sealed_phone: str,
-        masked: str,
-        purpose: str,
-        lane: str,
-        rules: tuple[LimitRule, ...],
-        useful_life_s: int,
-        record_ttl_s: int,
-        idempotency_keys: tuple[str, ...] = (),
-        idempotency_ttl_s: int = 300,
-        calls_key: str = "",
-        breaker: Breaker | None = None,
-        now_ms: int | None = None,
-    ) -> Admission:
-        """Check every rule and write the record (``queued``), or change nothing.
-
-        ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
-        the one to write first; it lives ``idempotency_ttl_s``. ``calls_key`` names the number's
-        log of provider calls (``Keyring.calls_key``), which the send's runs enter. ``breaker``
-        judges the send's prefix and purpose (``producers.pumping``); None skips it."""
-        rule_keys, rule_args = _rule_keys_and_args(rules)
-        args: list[Any] = [
-            ticket,
-            "" if now_ms is None else now_ms,
-            record_ttl_s,
-            len(idempotency_keys),
-            useful_life_s,
-            sealed_phone,
-            masked,
-            purpose,
-            lane,
-            constants.record_key(""),
-            constants.minute_stats_key(""),
-            constants.RECORD_VERSION,
-            idempotency_ttl_s,
-            constants.DISPATCH_GRACE_S * 1000,
-            calls_key,
-            0 if breaker is None else len(breaker.keys),
-            *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
-            constants.stats_key("conversion"),
-            MAX_PURPOSE_SERIES,
-            *rule_args,
-        ]
-        pump_keys = () if breaker is None else breaker.keys
-        keys = [
-            constants.record_key(ticket),
-            constants.inflight_key(),
-            *pump_keys,
-            *idempotency_keys,
-            *rule_keys,
-        ]
-        reply = self._scripts.run("enqueue", keys, args)
-        outcome = AdmissionOutcome(reply[0])
-        if outcome is AdmissionOutcome.LIMITED:
-            return Admission(
-                outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000, tripped=reply[3] == "tripped"
-            )
-        if outcome is AdmissionOutcome.DUPLICATE:
-            created = float(reply[3]) if reply[3] else 0.0
-            return Admission(
-                outcome,
-                ticket=reply[1],
-                state=reply[2],
-                created_at=created,
-                lane=reply[4],
-                purpose=reply[5],
-            )
-        monitored = tuple(name for name in reply[3].split(",") if name)
-        return Admission(
-            outcome,
-            ticket=reply[1],
-            created_at=int(reply[2]) / 1000,
-            monitored=monitored,
-            tripped=reply[4] == "tripped",
-        )
-
-    def unadmit(
-        self, ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]
-    ) -> None:
-        """End a send that could not even be queued (the broker refused it) as ``failed``, and
-        give back what its admission took: its place in every limit and its idempotency key."""
-        keys = [
-            constants.record_key(ticket),
-            *idempotency_keys[:1],
-            *(rule.key for rule in rules),
-            constants.inflight_key(),
-        ]
-        self._scripts.run("unadmit", keys, [ticket, reason, "1" if idempotency_keys else "0"])
-
-    def status(self, ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_WAIT_S) -> SendStatus:
-        """The record as a status lookup shows it (a sent send without a receipt ``receipt_wait_s``
-        after ``sent`` reads as delivery ``unknown``)."""
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.hgetall(constants.record_key(ticket))
-            pipe.time()
-            data, (seconds, micros) = pipe.execute()
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
-        if not data:
-            raise TicketNotFound("no send with that ticket (unknown, or older than its record TTL)")
-        # judged on the Redis server's clock, like every time the record holds
-        now = int(seconds) + int(micros) / 1_000_000
-        return SendStatus.from_hash(ticket, data, now, receipt_wait_s=receipt_wait_s)
+    admit = _runs(admit_op)
+    unadmit = _runs(unadmit_op)
+    status = _runs(status_op)
 
     # --- delivery receipts ----------------------------------------------------------------------
 
@@ -449,61 +582,9 @@ class RecordStore:
 
     # --- checks ---------------------------------------------------------------------------------
 
-    def begin_check(
-        self,
-        *,
-        live_code_keys: tuple[str, ...],
-        rules: tuple[LimitRule, ...],
-        max_failures: int,
-        purpose: str = "",
-        now_ms: int | None = None,
-    ) -> CheckReservation:
-        """Count a check against its limits and reserve an answer against the number's live code
-        (see lua/check_begin.lua), or change nothing when a limit refuses. With ``purpose``, only
-        a live code sent for that purpose is reserved (``wrongpurpose`` otherwise)."""
-        rule_keys, rule_args = _rule_keys_and_args(rules)
-        reply = self._scripts.run(
-            "check_begin",
-            [constants.stats_key("checks"), *live_code_keys, *rule_keys],
-            [
-                max_failures,
-                "" if now_ms is None else now_ms,
-                uuid.uuid4().hex,
-                constants.check_attempts_key(""),
-                len(live_code_keys),
-                purpose,
-                constants.record_key(""),
-                *rule_args,
-            ],
-        )
-        outcome = CheckOutcome(reply[0])
-        if outcome is CheckOutcome.LIMITED:
-            return CheckReservation(outcome, rule=reply[1], retry_after_s=int(reply[2]) / 1000)
-        if outcome is CheckOutcome.LOCKED:
-            return CheckReservation(outcome, ticket=reply[1], retry_after_s=int(reply[2]) / 1000)
-        if outcome is CheckOutcome.OK:
-            return CheckReservation(outcome, ticket=reply[1], used=int(reply[2]), server_ms=int(reply[3]))
-        return CheckReservation(outcome)
-
-    def refund_check(self, ticket: str) -> None:
-        """Give back a reservation against ``ticket``'s code whose call reached no verdict."""
-        self._scripts.run("refund_check", [constants.check_attempts_key(ticket)], [])
-
-    def check_passed(self, ticket: str, *, live_code_keys: tuple[str, ...]) -> str:
-        """``ticket``'s code passed: clear its counter, retire it as the live code, mark it verified."""
-        result: str = self._scripts.run(
-            "verified",
-            [constants.check_attempts_key(ticket), constants.stats_key("checks"), *live_code_keys],
-            [
-                ticket,
-                constants.record_key(""),
-                constants.minute_stats_key(""),
-                "",
-                constants.stats_key("conversion"),
-                MAX_PURPOSE_SERIES,
-            ],
-        )
-        return result
+    begin_check = _runs(begin_check_op)
+    refund_check = _runs(refund_check_op)
+    check_passed = _runs(check_passed_op)
 
     def unlock(self, live_code_keys: tuple[str, ...]) -> tuple[str | None, int]:
         """Lift the lockout of a number's live code (an operator's override, counted): returns its
@@ -520,6 +601,30 @@ class RecordStore:
         statistic is never worth failing the operation it describes."""
         with contextlib.suppress(redis.RedisError):
             self._redis.hincrby(constants.stats_key(name), field, amount)
+
+
+class AsyncRecordStore:
+    """The producers' operations of :class:`RecordStore` on a ``redis.asyncio`` client (the async API)."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._redis = client
+        self._scripts = AsyncScripts(client, "producers")
+
+    async def run(self, op: Op[T]) -> T:
+        """Run one operation and read its reply."""
+        return op.read(await self._scripts.run(op.script, op.keys, op.args))
+
+    admit = _awaits(admit_op)
+    unadmit = _awaits(unadmit_op)
+    status = _awaits(status_op)
+    begin_check = _awaits(begin_check_op)
+    refund_check = _awaits(refund_check_op)
+    check_passed = _awaits(check_passed_op)
+
+    async def count(self, name: str, field: str, amount: int = 1) -> None:
+        """Add to a global counter, best effort (as :meth:`RecordStore.count`)."""
+        with contextlib.suppress(redis.RedisError):
+            await self._redis.hincrby(constants.stats_key(name), field, amount)
 
 
 def conversion_counts(raw: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -559,3 +664,9 @@ def _seconds(value: float | None) -> str:
 def store_for(client: redis.Redis) -> RecordStore:
     """The store over ``client``, built once: its scripts are registered a single time."""
     return RecordStore(client)
+
+
+@functools.lru_cache(maxsize=8)
+def async_store_for(client: redis.asyncio.Redis) -> AsyncRecordStore:
+    """The async store over ``client`` (one per event loop, see ``get_async_redis``), built once."""
+    return AsyncRecordStore(client)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from producers import errors
-from producers.provider import get_provider
+from producers.effect import Flow, Pause, blocking
+from producers.provider import AskProvider
 
 
 class NoVerdict(Exception):
@@ -22,9 +23,9 @@ class NoVerdict(Exception):
         self.error = error
 
 
-def ask_provider(
+def asking_provider(
     number: str, code: str, scheme: str, attempts: int, *, deadline_s: float | None = None
-) -> bool:
+) -> Flow[bool]:
     """The provider's verdict on ``code`` in ``scheme`` (the purpose's), retrying a transient
     failure up to ``attempts - 1`` times, never starting a retry past ``deadline_s`` (epoch
     seconds: a worker's caller has given up by then).
@@ -35,11 +36,10 @@ def ask_provider(
     error answers), so the reservation can be given back; a possible verdict raises the
     :class:`~producers.errors.ProviderError` and keeps it.
     """
-    provider = get_provider()
     ambiguous = False
     for attempt in range(1, attempts + 1):
         try:
-            return provider.check(number, code, scheme_name=scheme).passed
+            return (yield from AskProvider(number, code, scheme))
         except errors.ProviderAmbiguous as exc:
             ambiguous = True
             last: errors.ProviderError = exc
@@ -52,7 +52,10 @@ def ask_provider(
         pause_s = 0.05 * attempt
         if attempt == attempts or (deadline_s is not None and time.time() + pause_s >= deadline_s):
             break
-        time.sleep(pause_s)
+        yield from Pause(pause_s)
     if ambiguous:
         raise last
     raise NoVerdict(last)
+
+
+ask_provider = blocking(asking_provider, "ask_provider")

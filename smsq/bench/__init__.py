@@ -1,6 +1,6 @@
 """Benchmarks: smsq against baselines measured in the same run, on the same Redis and pool.
 
-``smsq bench [enqueue|throughput|scale|check|limiter|emulator|receipts|pumping|all]`` runs them
+``smsq bench [enqueue|throughput|scale|check|limiter|emulator|receipts|pumping|async|all]`` runs them
 (``smsq.cli.bench_cmd``). Each benchmark module has ``run(quick: bool, **options) -> dict``
 (``scale`` takes ``processes``): it starts its own embedded Redis and its own emulator, measures smsq
 and its baselines interleaved where it can, and returns plain JSON-ready figures.
@@ -20,4 +20,5 @@ BENCHMARKS = {
     "emulator": "smsq.bench.emulator",
     "receipts": "smsq.bench.receipts",
     "pumping": "smsq.bench.pumping",
+    "async": "smsq.bench.asyncapi",
 }

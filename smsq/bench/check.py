@@ -137,7 +137,6 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
     from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
 
     from producers import check_code  # noqa: PLC0415
-    from producers.connections import get_redis  # noqa: PLC0415
     from producers.constants import PING_TASK_NAME  # noqa: PLC0415
     from producers.rpc import Answer, call_workers  # noqa: PLC0415
 
@@ -146,7 +145,7 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
     numbers = Numbers("150").many(NUMBERS)
     for number in numbers:
         reused.send_sms_verify_code_with_options(sdk_send_request(number), runtime)
-        _record_live_code(number)
+        record_live_code(number)
     picker = random.Random(4)
 
     def wrong() -> tuple[str, str]:
@@ -162,7 +161,6 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
 
     def bare() -> object:
         reply = call_workers(
-            get_redis(),
             PING_TASK_NAME,
             kwargs={},
             kwargsrepr={},
@@ -231,7 +229,7 @@ def _queued(client: Any, lane: str) -> int:
     return int(client.llen(queue_for_lane(lane)) + client.zcard(due_key(lane)))
 
 
-def _record_live_code(number: str) -> None:
+def record_live_code(number: str) -> None:
     """Record ``number``'s code as sent, as a worker does after the provider accepted it."""
     from producers.connections import get_redis  # noqa: PLC0415
     from producers.keyring import get_keyring  # noqa: PLC0415

@@ -77,7 +77,7 @@ class StepTimer:
         self._steps: dict[str, tuple[Any, str]] = {
             "parse": (send, "normalize_phone"),
             "rules": (Guard, "rules_for"),
-            "admit": (RecordStore, "admit"),
+            "admit": (RecordStore, "run"),  # the only script a send runs (admit_op)
             "publish": (send, "publish_send"),
         }
         self.samples: dict[str, list[float]] = {name: [] for name in [*self._steps, "other", "total"]}

@@ -51,6 +51,8 @@ class Params:
             "SMSQ_PUMPING_COOLDOWN_S": str(self.cooldown_s),
             "SMSQ_LANES": '{"default": "200/second"}',
             "SMSQ_SEND_DEADLINE_S": "60",
+            # the users verify in this process: the bench runs no check worker (worker mode's default)
+            "SMSQ_CHECK_MODE": "direct",
         }
 
 

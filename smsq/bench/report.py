@@ -196,7 +196,26 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         get(results, "receipts", "load", "achieved_per_s"),
         get(results, "receipts", "load", "offered_per_s"),
     )
+    for kind in ("check", "send", "checkworker"):
+        for figure in ("total", "loop_lag", "loop_lag_own"):
+            found[f"async_{kind}_{figure}_p50_async_over_threads"] = div(
+                async_burst(results, kind, "async", figure, "p50"),
+                async_burst(results, kind, "threads", figure, "p50"),
+            )
+    for kind in ("check", "send"):  # one call at a time: direct mode only
+        found[f"async_{kind}_per_call_p50_async_over_sync"] = div(
+            get(results, "async", "per_call", f"{kind}_async", "p50_ms"),
+            get(results, "async", "per_call", f"{kind}_sync", "p50_ms"),
+        )
     return found
+
+
+def async_burst(results: dict[str, Any], kind: str, way: str, figure: str, q: str) -> Any:
+    """A burst figure of the async bench: ``kind`` check/send (direct mode) or checkworker (worker
+    mode), ``way`` async/threads, ``figure`` total/loop_lag/loop_lag_own, ``q`` p50/p95/p99 (ms)."""
+    if kind == "checkworker":
+        return get(results, "async", "worker_bursts", f"check_{way}", figure, f"{q}_ms")
+    return get(results, "async", "bursts", f"{kind}_{way}", figure, f"{q}_ms")
 
 
 def overheads_ms(results: dict[str, Any]) -> dict[str, float | None]:
@@ -221,7 +240,7 @@ def _target(name: str, value: Any, limit: float, comparison: str, unit: str = ""
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """The promises of issues 4, 6, 13, 14 and 16, each met or not, with the gap."""
+    """The promises of issues 4, 6, 13, 14, 15 and 16, each met or not, with the gap."""
     r = ratios(results)
     o = overheads_ms(results)
     lane_b = get(results, "limiter", "lanes", "max_s")
@@ -283,6 +302,33 @@ def targets(results: dict[str, Any]) -> list[Target]:
             700,
             "<=",
             " ms",
+        ),
+        *(
+            target
+            for kind in ("check", "send")
+            for target in (
+                _target(
+                    f"100 concurrent a{kind}_code at 200 ms < 600 ms (slowest round)",
+                    async_burst(results, kind, "async", "total", "p99"),
+                    600,
+                    "<",
+                    " ms",
+                ),
+                _target(
+                    f"loop lag p99 < 20 ms during 100 a{kind}_code",
+                    async_burst(results, kind, "async", "loop_lag", "p99"),
+                    20,
+                    "<",
+                    " ms",
+                ),
+                _target(
+                    f"loop lag p99 < 20 ms during 100 a{kind}_code, this process's own work",
+                    async_burst(results, kind, "async", "loop_lag_own", "p99"),
+                    20,
+                    "<",
+                    " ms",
+                ),
+            )
         ),
         _target(
             "receipts delivered by the emulator's retry after Redis",

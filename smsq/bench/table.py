@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsq.bench.report import CHECK_LATENCIES_MS, check_latency, div, get, worker_cpu
+from smsq.bench.report import CHECK_LATENCIES_MS, async_burst, check_latency, div, get, worker_cpu
 
 _HEADER = ("benchmark", "figure", "smsq", "baseline", "value", "ratio")
 _QUANTILES = ("p50", "p95", "p99")
@@ -76,6 +76,7 @@ def table(report: dict[str, Any]) -> str:
         ("emulator", _emulator),
         ("receipts", _receipts),
         ("pumping", _pumping),
+        ("async", _async),
     ):
         if ok(name):
             part(rows, results, report["ratios"])
@@ -277,3 +278,32 @@ def _pumping(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
     rows.add("pumping", f"prefix users refused of {inside['users']}", inside["refused_by_breaker"], "", None)
     rows.add("pumping", f"other users refused of {others['users']}", others["refused"], "target", 0)
     rows.add("pumping", "s to lift after the attack", bench["lifted_after_attack_s"], "", None)
+
+
+def _async(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
+    for kind in ("check", "send", "checkworker"):
+        call = {"checkworker": "check_code, worker mode,"}.get(kind, f"{kind}_code")
+        for figure, label in (
+            ("total", "burst of 100, ms"),
+            ("loop_lag", "loop lag ms"),
+            ("loop_lag_own", "loop lag (own work) ms"),
+        ):
+            for q in _QUANTILES:
+                rows.add(
+                    "async",
+                    f"a{call} {label} {q}",
+                    async_burst(results, kind, "async", figure, q),
+                    "threads",
+                    async_burst(results, kind, "threads", figure, q),
+                    r.get(f"async_{kind}_{figure}_p50_async_over_threads") if q == "p50" else None,
+                )
+        for q in _QUANTILES if kind != "checkworker" else ():
+            rows.add(
+                "async",
+                f"a{kind}_code one call {q} ms",
+                get(results, "async", "per_call", f"{kind}_async", f"{q}_ms"),
+                f"{kind}_code",
+                get(results, "async", "per_call", f"{kind}_sync", f"{q}_ms"),
+                r.get(f"async_{kind}_per_call_p50_async_over_sync") if q == "p50" else None,
+                digits=3,
+            )

@@ -16,8 +16,9 @@ Pure functions over plain records, so they can be checked without a bed. Definit
 - **takeover**: for each send the killed process held, the time from the kill until another worker
   took it (its task runs rose above the count read right after the kill) or it was final; and
   **slot -> final**: the time from its rate slot (the later of the kill and the slot it was parked
-  for after the takeover) until it was final. A kill whose held set Celery could not tell is
-  counted apart, never as "never".
+  for after the takeover) until it was final. Both leave out the time Redis was killed or frozen
+  (nothing can be taken over then; the combined scenario freezes it for 20 s). A kill whose held
+  set Celery could not tell is counted apart, never as "never".
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def judge(
         "missing_records": sum(1 for e in entries if e.missing_at is not None),
         "final_changed": len(final_changed),
         "reason_only_changed": len({c["ticket"] for c in changes}) - len(final_changed),
-        "kills": [_kill(event, entries, everyone) for event in events if event.kind in KILLS],
+        "kills": [
+            _kill(event, entries, everyone, _redis_down(events)) for event in events if event.kind in KILLS
+        ],
         "redis": [_redis_recovery(event, entries) for event in events if event.kind in REDIS_FAULTS],
         "refusals": refusals,
         "worker_exits": [asdict(x) for x in host_exits],
@@ -204,7 +207,12 @@ def _pending_at(at: float, entries: Iterable[Entry]) -> list[Entry]:
     return [e for e in entries if e.accepted_at < at and (e.first_final is None or e.first_final.at > at)]
 
 
-def _kill(event: FaultEvent, entries: Sequence[Entry], everyone: Mapping[str, Entry]) -> dict[str, Any]:
+def _kill(
+    event: FaultEvent,
+    entries: Sequence[Entry],
+    everyone: Mapping[str, Entry],
+    down: Sequence[tuple[float, float]],
+) -> dict[str, Any]:
     bound, pending, never = _settle_time(event.started_at, _pending_at(event.started_at, entries))
     result: dict[str, Any] = {
         "kind": event.kind,
@@ -230,28 +238,40 @@ def _kill(event: FaultEvent, entries: Sequence[Entry], everyone: Mapping[str, En
             "held": count,
             "held_to_final_s": held_time,
             "held_never_final": held_never,
-            "takeover_s": _max_or_none(_takeover(event, e) for e in known),
+            "takeover_s": _max_or_none(_takeover(event, e, down) for e in known),
             "takeover_known": len(known),
-            "slot_to_final_s": _max_or_none(_slot_to_final(event.started_at, e) for e in held),
+            "slot_to_final_s": _max_or_none(_slot_to_final(event.started_at, e, down) for e in held),
         }
     return result
 
 
-def _takeover(event: FaultEvent, entry: Entry) -> float | None:
-    """Seconds from the kill until another run took the send, or it was final; None if never."""
+def _takeover(event: FaultEvent, entry: Entry, down: Sequence[tuple[float, float]]) -> float | None:
+    """Seconds (Redis up) from the kill until another run took the send, or it was final; None if
+    never."""
     runs_at_kill = event.held_runs[entry.ticket]
     for seen in entry.history:
         if seen.at >= event.started_at and (seen.final or seen.attempts > runs_at_kill):
-            return round(seen.at - event.started_at, 1)
+            return _up_seconds(event.started_at, seen.at, down)
     return None
 
 
-def _slot_to_final(killed_at: float, entry: Entry) -> float | None:
-    """Seconds from the send's rate slot after the kill (or the kill) until it was final."""
+def _slot_to_final(killed_at: float, entry: Entry, down: Sequence[tuple[float, float]]) -> float | None:
+    """Seconds (Redis up) from the send's rate slot after the kill (or the kill) until it was final."""
     if entry.first_final is None:
         return None
     slots = [s.waiting_until for s in entry.history if s.at >= killed_at and s.waiting_until]
-    return round(max(0.0, entry.first_final.at - max([killed_at, *slots])), 1)
+    return _up_seconds(max([killed_at, *slots]), entry.first_final.at, down)
+
+
+def _redis_down(events: Sequence[FaultEvent]) -> list[tuple[float, float]]:
+    """When Redis was killed or frozen: no worker can take anything over then."""
+    return [(e.started_at, e.ended_at) for e in events if e.kind in REDIS_FAULTS]
+
+
+def _up_seconds(start: float, end: float, down: Sequence[tuple[float, float]]) -> float:
+    """Seconds from ``start`` to ``end`` less the time Redis was down in between."""
+    lost = sum(max(0.0, min(end, until) - max(start, since)) for since, until in down)
+    return round(max(0.0, end - start - lost), 1)
 
 
 def _redis_recovery(event: FaultEvent, entries: Sequence[Entry]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import click
 from producers.constants import NO_CLOUD_PROBES
 
 #: Benchmark names, in the order ``all`` runs them (``smsq.bench.BENCHMARKS`` maps them to modules).
-NAMES = ("enqueue", "throughput", "scale", "check", "limiter", "emulator", "receipts", "pumping")
+NAMES = ("enqueue", "throughput", "scale", "check", "limiter", "emulator", "receipts", "pumping", "async")
 
 
 def _say(line: str) -> None:
@@ -63,9 +63,9 @@ def bench(
 ) -> None:
     """Measure smsq against baselines from the same run on a private Redis and emulator.
 
-    WHICH is one of enqueue, throughput, scale, check, limiter, emulator, receipts, pumping, or all (the
-    default). Every figure is reported as a ratio against its baseline, with each target met or not;
-    nothing here fails on a timing. The exit status is 1 only when a benchmark could not run.
+    WHICH is one of enqueue, throughput, scale, check, limiter, emulator, receipts, pumping, async, or
+    all (the default). Every figure is reported as a ratio against its baseline, with each target
+    met or not; nothing here fails on a timing. The exit status is 1 only when a benchmark could not run.
     """
     # Before the SDK loads anywhere: never probe a metadata address or a CLI profile.
     os.environ.update(NO_CLOUD_PROBES)

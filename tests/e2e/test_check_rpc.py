@@ -7,19 +7,20 @@ back, and no reply key outlives its call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 
-from producers import CheckResult, SendState, ServiceUnavailable, check_code, send_code
+from producers import CheckResult, SendState, ServiceUnavailable, acheck_code, check_code, send_code
 from producers.constants import CHECK_QUEUE
 from smsq.devstack.processes import Child, Stack, wait_until
 from smsq.net import free_port
@@ -148,10 +149,20 @@ def test_no_reply_key_outlives_a_passed_or_failed_check(
     assert rpc_keys(redis_client) == []
 
 
+def acheck_code_run(phone: str, code: str) -> CheckResult:
+    """``acheck_code`` on an event loop of its own: it waits with BLPOP on redis.asyncio."""
+    return asyncio.run(acheck_code(phone, code))
+
+
+@pytest.mark.parametrize("check_code", [check_code, acheck_code_run], ids=["sync", "async"])
 def test_with_every_worker_stopped_a_check_is_unavailable_within_the_bound_and_gives_the_attempt_back(
-    web_env: dict[str, str], emulator: EmulatorHandle, processes: Stack, monkeypatch: pytest.MonkeyPatch
+    web_env: dict[str, str],
+    emulator: EmulatorHandle,
+    processes: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    check_code: Callable[[str, str], CheckResult],
 ) -> None:
-    """Acceptance 3, on a Redis of its own that no worker of any kind serves."""
+    """Acceptance 3, on a Redis of its own that no worker of any kind serves (both APIs)."""
     lonely_url = processes.redis()
     monkeypatch.setenv("SMSQ_REDIS_URL", lonely_url)
     clear_process_caches()

@@ -27,7 +27,7 @@ def fresh_number() -> str:
 
 @pytest.fixture
 def rescue_env(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    lanes = '{"default": "50/second", "rescue": "1/2second"}'
+    lanes = '{"default": "50/second", "rescue": "1/4second"}'
     overrides = {
         "SMSQ_LANES": lanes,
         "SMSQ_SEND_DEADLINE_S": "40",
@@ -91,7 +91,8 @@ def test_killing_a_worker_strands_none_of_the_sends_waiting_for_their_rate_slot(
 ) -> None:
     with Stack() as stack:
         workers = start_workers(stack, rescue_env)
-        # one send every 2 s on this lane: the first goes, the others park in Redis for their slot
+        # one send every 4 s on this lane: the first goes, the others park in Redis for their slot
+        # (4 s apart, so two are still parked when this test looks, even on a loaded machine)
         phones = [fresh_number() for _ in range(4)]
         tickets = [send_code(phone, lane=LANE).id for phone in phones]
         deadline = time.monotonic() + 20

@@ -114,6 +114,12 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     assert receipts["outage"]["delivered"] == receipts["outage"]["sends"], "the emulator's retry lands"
 
     assert_pumping_figures(bench["pumping"])
+    bursts = bench["async"]["bursts"]
+    assert set(bursts) == {"check_async", "check_threads", "send_async", "send_threads"}
+    for name, burst in bursts.items():
+        assert burst["total"]["n"] == bench["async"]["params"]["rounds"] and burst["loop_lag"]["n"] > 0, name
+    assert all(call["n"] == bench["async"]["params"]["calls"] for call in bench["async"]["per_call"].values())
+    assert set(bench["async"]["worker_bursts"]) == {"check_async", "check_threads"}
 
     # every ratio and every target verdict is present (their values are the report's business)
     assert all(value is not None for value in report["ratios"].values()), report["ratios"]

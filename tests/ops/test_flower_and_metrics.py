@@ -36,6 +36,19 @@ def get(url: str, auth: str | None = None) -> str:
         return response.read().decode()
 
 
+FLOWER_AUTH = "ops:flower-test-password"
+
+
+def start_flower(stack: Stack, env: dict[str, str], port: int) -> None:
+    """``smsq flower`` on ``port`` behind basic auth, once it answers."""
+    stack.spawn(
+        "flower",
+        [sys.executable, "-m", "smsq.cli", "flower", "--port", str(port)],
+        {**env, "SMSQ_FLOWER_BASIC_AUTH": FLOWER_AUTH},
+    )
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthcheck"), timeout_s=60, what="Flower")
+
+
 @pytest.fixture
 def ops_lane(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The producer and a dedicated worker use lane "ops", which the session workers never consume."""
@@ -47,15 +60,9 @@ def ops_lane(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[
 def test_flower_shows_every_send_with_its_final_state_and_no_phone_number(
     ops_lane: dict[str, str], emulator: EmulatorHandle
 ) -> None:
-    auth = "ops:flower-test-password"
-    port = free_port()
+    auth, port = FLOWER_AUTH, free_port()
     with Stack() as stack:
-        stack.spawn(
-            "flower",
-            [sys.executable, "-m", "smsq.cli", "flower", "--port", str(port)],
-            {**ops_lane, "SMSQ_FLOWER_BASIC_AUTH": auth},
-        )
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthcheck"), timeout_s=60, what="Flower")
+        start_flower(stack, ops_lane, port)
         worker = stack.worker(ops_lane, queues=["smsq.ops"], concurrency=4, name="ops-worker")
         worker.wait_for_log("ready.", timeout_s=60)
         phones = [fresh_number() for _ in range(3)] + ["13900000007"]
@@ -88,15 +95,9 @@ def test_flower_shows_check_tasks_with_neither_the_number_nor_the_code(
     """SMSQ_CHECK_MODE=worker publishes smsq.check_code: Flower lists those tasks, masked."""
     monkeypatch.setenv("SMSQ_CHECK_MODE", "worker")
     clear_process_caches()
-    auth = "ops:flower-test-password"
-    port = free_port()
+    auth, port = FLOWER_AUTH, free_port()
     with Stack() as stack:
-        stack.spawn(
-            "flower",
-            [sys.executable, "-m", "smsq.cli", "flower", "--port", str(port)],
-            {**smsq_env, "SMSQ_FLOWER_BASIC_AUTH": auth},
-        )
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthcheck"), timeout_s=60, what="Flower")
+        start_flower(stack, smsq_env, port)
         check_worker = stack.spawn(
             "check-worker", [sys.executable, "-m", "smsq.cli", "worker", "--check", "-c", "4"], smsq_env
         )

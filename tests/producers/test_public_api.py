@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import types
@@ -36,6 +37,20 @@ def test_importing_producers_loads_no_worker_web_server_dashboard_or_alibaba_sdk
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_async_twin_is_a_coroutine_function_with_the_sync_functions_signature_and_doc() -> None:
+    pairs = (
+        (producers.send_code, producers.asend_code),
+        (producers.check_code, producers.acheck_code),
+        (producers.get_status, producers.aget_status),
+    )
+    for sync, twin in pairs:
+        assert inspect.iscoroutinefunction(twin) and not inspect.iscoroutinefunction(sync), twin
+        assert inspect.signature(twin) == inspect.signature(sync), twin
+        assert "Flow" not in str(inspect.signature(twin))
+        assert twin.__doc__ and twin.__doc__ == sync.__doc__
+        assert twin.__name__ == f"a{sync.__name__}"
 
 
 def test_a_plain_install_has_no_alibaba_sdk_and_the_workers_and_direct_mode_get_it() -> None:

@@ -409,10 +409,10 @@ def test_a_borrowed_token_goes_ahead_of_the_lanes_reservations_and_still_counts_
 
 
 def test_a_borrowed_token_still_waits_for_the_account_cap(redis_client: redis.Redis) -> None:
-    limiter = make(redis_client, Rate(1, 10), a=Rate(1, 1))
+    limiter = make(redis_client, Rate(1, 2), a=Rate(1, 1))
     assert limiter.acquire("a", 0).go_now
     before = state(redis_client)
-    refused = limiter.borrow("a", 0.5)  # the account's next token is 10 s away
+    refused = limiter.borrow("a", 0.5)  # the account's next token is 2 s away
     assert not refused.reserved and refused.limiter == ACCOUNT_LIMITER
     assert state(redis_client) == before
 

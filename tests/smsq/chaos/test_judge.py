@@ -190,3 +190,16 @@ def test_a_kill_whose_held_set_is_unknown_is_counted_apart_not_as_never() -> Non
     assert figures["kills_held_unknown"] == 1
     assert figures["max_kill_to_final_s"] == 4.0
     assert figures["passed"]
+
+
+def test_the_takeover_leaves_out_the_time_redis_was_down() -> None:
+    held = entry("t0001", state=None)
+    seen(held, 4, "sending", runs=1)
+    seen(held, 40, runs=2)  # taken over 35 s after the kill, 20 of them with Redis frozen
+    seen(held, 41, "sent", runs=2)
+    kill = FaultEvent("kill-host", T0 + 5, T0 + 5, "host0", [42], held=["t0001"], mid_call=True)
+    kill.held_runs = {"t0001": 1}
+    outage = FaultEvent("redis-outage", T0 + 10, T0 + 30, "redis")
+    figures = run([held], [sms(held)], scenario=SCENARIOS["combined"], events=[kill, outage])
+    assert (figures["max_takeover_s"], figures["max_slot_to_final_s"]) == (15.0, 16.0)
+    assert figures["invariants"]["held sends taken over within 30 s"]
