@@ -208,6 +208,12 @@ class DypnsapiProvider:
 
             config["credential"] = CredentialClient()
         self._client = Client(open_api_models.Config(**config))
+        # built once: the runtime options of a send and of a check never change (TeaModel builds
+        # are not free, and a check's own cost is what a web request waits for)
+        self._runtimes = {
+            read_timeout_s: _runtime(read_timeout_s, settings.connect_timeout_s)
+            for read_timeout_s in (settings.send_read_timeout_s, settings.check_read_timeout_s)
+        }
 
     def send(self, phone: str, *, out_id: str, purpose: Purpose) -> SendReceipt:
         """Ask the provider to generate a code for ``purpose`` and text it; raise a
@@ -274,12 +280,7 @@ class DypnsapiProvider:
         return _body(response), time.perf_counter() - started
 
     def _runtime(self, read_timeout_s: float) -> Any:
-        from alibabacloud_tea_util import models as util_models  # noqa: PLC0415
-
-        return util_models.RuntimeOptions(
-            read_timeout=int(read_timeout_s * 1000),
-            connect_timeout=int(self._settings.connect_timeout_s * 1000),
-        )
+        return self._runtimes[read_timeout_s]
 
 
 # The SDK's exception is mapped inside the handler and raised outside it, so no traceback carries
@@ -327,6 +328,15 @@ class AskProvider(Effect[bool]):
 
     async def arun(self) -> bool:
         return (await get_provider().acheck(self.phone, self.code, scheme_name=self.scheme)).passed
+
+
+def _runtime(read_timeout_s: float, connect_timeout_s: float) -> Any:
+    """The SDK's per-call options: our timeouts, in ms."""
+    from alibabacloud_tea_util import models as util_models  # noqa: PLC0415
+
+    return util_models.RuntimeOptions(
+        read_timeout=int(read_timeout_s * 1000), connect_timeout=int(connect_timeout_s * 1000)
+    )
 
 
 _lock = threading.Lock()

@@ -20,6 +20,7 @@ SDK explicitly), otherwise from the ``alibabacloud-credentials`` default chain (
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import threading
@@ -423,6 +424,9 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
+    #: Any purpose without SMSQ_PURPOSES, resolved once (only its name differs from one to the
+    #: next), with the global fields it was resolved from: a ``model_copy(update=...)`` copies it.
+    _open_purpose: tuple[tuple[object, ...], Purpose] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -482,7 +486,15 @@ class Settings(BaseSettings):
             return purpose
         if self.purposes is not None:
             raise UnknownPurpose(f"purpose {name[:40]!r} is not configured (SMSQ_PURPOSES)")
-        return Purpose.of(name, self._purpose_defaults())
+        # resolved once, not per call: every send and every run asks, and building the defaults
+        # (a pydantic model) cost more than the rest of a run's own work
+        fields: tuple[object, ...] = (
+            *(self.sign_name, self.template_code, self.template_param, self.scheme_name),
+            *(self.code_length, self.code_ttl_s, self.purpose_limits),
+        )
+        if self._open_purpose is None or self._open_purpose[0] != fields:
+            self._open_purpose = (fields, Purpose.of("", self._purpose_defaults()))
+        return dataclasses.replace(self._open_purpose[1], name=name)
 
     @property
     def default_scheme(self) -> str:

@@ -146,6 +146,28 @@ class CheckReservation:
 
 
 @dataclass(frozen=True, slots=True)
+class RateRequest:
+    """A run's rate token, taken in its claim's round trip (``worker.limiter`` builds it): from
+    every limiter of ``lane`` or from none, if it is valid within ``max_wait_s``."""
+
+    lane: str
+    #: The limiters' TAT keys, then their penalty keys (lua/prelude.lua ``gcra_take``).
+    keys: tuple[str, ...]
+    #: Each limiter's emission interval (µs) and burst.
+    args: tuple[int, ...]
+    max_wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateTaken:
+    """What the claim's rate request got: wait ``go_after_s``; ``reserved`` says whether the token
+    is held (when not, nothing was taken)."""
+
+    go_after_s: float
+    reserved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The answer of :meth:`RecordStore.claim`: what the worker may do with a send."""
 
@@ -172,6 +194,8 @@ class Claim:
     purpose: str = ""
     #: The number's log of recent provider calls (``constants.calls_key``); "" for older records.
     calls_key: str = ""
+    #: The run's rate token when the claim was asked for one and could take it (see claim.lua).
+    rate: RateTaken | None = None
 
 
 class Op(Effect[T]):
@@ -454,22 +478,25 @@ class RecordStore:
         lease_s: float,
         token: str,
         calls_window_s: float = 120,
+        rate: RateRequest | None = None,
         now_ms: int | None = None,
     ) -> Claim:
         """Take a send for one attempt (see claim.lua for the outcomes). The claim enters the send
-        in its number's log of provider calls, kept ``calls_window_s``."""
-        reply = self._scripts.run(
-            "claim",
-            [constants.record_key(ticket), constants.lease_key(ticket), constants.inflight_key()],
-            [
-                int(lease_s * 1000),
-                token,
-                "" if now_ms is None else now_ms,
-                constants.minute_stats_key(""),
-                ticket,
-                int(calls_window_s * 1000),
-            ],
-        )
+        in its number's log of provider calls, kept ``calls_window_s``. With ``rate``, a run that
+        claims a send of that lane takes its rate token in the same round trip (``Claim.rate``)."""
+        keys = [constants.record_key(ticket), constants.lease_key(ticket), constants.inflight_key()]
+        args: list[Any] = [
+            int(lease_s * 1000),
+            token,
+            "" if now_ms is None else now_ms,
+            constants.minute_stats_key(""),
+            ticket,
+            int(calls_window_s * 1000),
+        ]
+        if rate is not None:
+            keys += rate.keys
+            args += [round(rate.max_wait_s * 1_000_000), rate.lane, *rate.args]
+        reply = self._scripts.run("claim", keys, args)
         outcome = ClaimOutcome(reply[0])
         if outcome is ClaimOutcome.BUSY:
             return Claim(outcome, busy_for_s=int(reply[1]) / 1000)
@@ -488,6 +515,7 @@ class RecordStore:
             slot_at=float(reply[9]) if reply[9] else None,
             purpose=reply[10],
             calls_key=reply[11],
+            rate=RateTaken(int(reply[12]) / 1_000_000, reply[13] == "1") if reply[12] else None,
         )
 
     def other_calls(self, calls_key: str, ticket: str, *, since: float) -> int:

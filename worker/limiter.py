@@ -40,6 +40,7 @@ from producers.constants import lane_limiter_name, limiter_key, penalty_key
 from producers.errors import InvalidArgument, ServiceUnavailable, UnknownLane
 from producers.limits import Rate
 from producers.scripts import Scripts
+from producers.store import RateRequest
 
 if TYPE_CHECKING:
     from producers.settings import Settings
@@ -152,6 +153,17 @@ class UpstreamLimiter:
         if not later.reserved:
             return later
         return Decision(max(later.go_after_s, soon.go_after_s), True, soon.limiter)
+
+    def claim_request(self, lane: str) -> RateRequest | None:
+        """What a run's claim needs to take the token of a send in ``lane`` in its own round trip:
+        the first step of :meth:`acquire` (lane and account, valid within ``max_wait_s``); None for
+        a lane not configured here."""
+        if lane not in self._lanes:
+            return None
+        limiters = self.limiters(lane)
+        keys = [limiter_key(item.name) for item in limiters] + [penalty_key(item.name) for item in limiters]
+        args = [value for item in limiters for value in (item.interval_us, item.burst)]
+        return RateRequest(lane, tuple(keys), tuple(args), self.max_wait_s)
 
     def account_token(self, max_wait_s: float, *, now_us: int | None = None) -> Decision:
         """The account-wide token of a send whose lane slot was reserved ahead (see :meth:`acquire`)."""

@@ -107,3 +107,39 @@ local function count_purpose(key, event, purpose, max_purposes)
   end
   redis.call("HINCRBY", key, field, 1)
 end
+
+-- GCRA (generic cell rate algorithm) over several limiters at once: take one token from every
+-- limiter, or from none (worker/limiter.py; worker/lua/gcra.lua documents the arguments). Here so
+-- that claim.lua can take a run's token in the claim's own round trip.
+-- state[i], penalty[i]: limiter i's TAT key (integer µs) and its slowdown key (factor, TTL);
+-- intervals[i], bursts[i]: its emission interval in µs and its burst; now: µs; simulated: true when
+-- now is a test's time (then no TTL is set). Returns {wait_us, reserved (1/0), binding index}.
+local function gcra_take(state, penalty, intervals, bursts, max_wait, now, simulated)
+  local wait, binding = 0, 0
+  local tats, steps = {}, {}
+  for i = 1, #state do
+    local interval, burst = intervals[i], bursts[i]
+    local factor = tonumber(redis.call("GET", penalty[i]) or "1") or 1
+    local step = interval
+    if factor > 1 then step = math.ceil(interval * factor) end
+    local tat = tonumber(redis.call("GET", state[i]) or "0") or 0
+    if tat < now then tat = now end
+    local w = tat - (burst - 1) * interval - now
+    if w > wait then wait, binding = w, i end
+    tats[i], steps[i] = tat, step
+  end
+  if wait > max_wait then
+    return {wait, 0, binding}
+  end
+  local at = now + wait
+  for i = 1, #state do
+    local tat = math.max(tats[i], at) + steps[i]
+    local value = string.format("%d", tat)
+    if simulated then
+      redis.call("SET", state[i], value)
+    else
+      redis.call("SET", state[i], value, "PX", math.ceil((tat - now) / 1000))
+    end
+  end
+  return {wait, 1, binding}
+end

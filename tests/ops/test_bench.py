@@ -89,8 +89,9 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
         assert throughput[variant]["cpu_ms_per_send"]["workers"] > 0
         # every task is fetched from the queue once: at least one round trip each
         assert throughput[variant]["redis_per_send"]["round_trips"] >= 1
-    # smsq's workers run their scripts; the naive task runs none of its own
-    assert throughput["smsq"]["redis_per_send"]["commands"]["evalsha"] >= 3
+    # smsq's workers run their scripts (the claim, which takes the rate token too, and the finish);
+    # the naive task runs none of its own
+    assert throughput["smsq"]["redis_per_send"]["commands"]["evalsha"] >= 2
 
     scale = bench["scale"]
     counts = scale["params"]["processes"]

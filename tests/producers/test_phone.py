@@ -64,3 +64,12 @@ def test_error_messages_never_repeat_the_number() -> None:
     with pytest.raises(InvalidPhoneNumber) as info:
         normalize_phone("+1 415 555 2671")
     assert "415" not in str(info.value)
+
+
+def test_a_repeated_number_gives_the_same_answer_each_time_refusals_included() -> None:
+    # normalize_phone remembers its answers: the remembered one must be the parsed one, and a
+    # refusal must never be remembered as a number
+    assert [normalize_phone("+86 135-1111-2222") for _ in range(3)] == ["13511112222"] * 3
+    for _ in range(3):
+        with pytest.raises(InvalidPhoneNumber):
+            normalize_phone("+1 202-555-0143")

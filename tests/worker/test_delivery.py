@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 import redis
@@ -248,13 +249,19 @@ def slow_lane(delivery: Delivery, rate: str) -> None:
     delivery.limiter = UpstreamLimiter(delivery.store._redis, {"default": parse_rate(rate)})
 
 
+#: A run told its lane takes its rate token in the claim's round trip; one not told, separately.
+#: Either way the limiter must decide the same.
+BOTH_WAYS = pytest.mark.parametrize("lane", [None, "default"], ids=["token_apart", "token_in_claim"])
+
+
+@BOTH_WAYS
 def test_a_long_wait_for_the_upstream_rate_parks_the_send_in_redis_with_its_reserved_slot(
-    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis, lane: str | None
 ) -> None:
     first, second = admit(delivery, "13522223336"), admit(delivery, "13522223337")
     slow_lane(delivery, "1/5second")  # the first send takes the token, the second waits ~5 s
-    assert delivery.deliver(first, token="a").result == "sent"
-    outcome = delivery.deliver(second, token="b")
+    assert delivery.deliver(first, token="a", lane=lane).result == "sent"
+    outcome = delivery.deliver(second, token="b", lane=lane)
     assert (outcome.result, outcome.reason) == ("parked", "rate")
     status = delivery.store.status(second)
     assert status.state == "queued" and status.waiting_until is not None
@@ -264,20 +271,61 @@ def test_a_long_wait_for_the_upstream_rate_parks_the_send_in_redis_with_its_rese
     assert len(emulator.messages("13522223337")) == 0
     # an early copy of its message keeps the slot it has: no second token is taken from the lane
     tat = redis_client.get("smsq:gcra:lane:default")
-    assert delivery.deliver(second, token="c").result == "parked"
+    assert delivery.deliver(second, token="c", lane=lane).result == "parked"
     assert redis_client.get("smsq:gcra:lane:default") == tat
     assert delivery.store.status(second).waiting_until == status.waiting_until
 
 
+@BOTH_WAYS
 def test_a_send_the_rate_cannot_serve_before_its_deadline_expires_instead_of_waiting(
-    delivery: Delivery, emulator: EmulatorHandle
+    delivery: Delivery, emulator: EmulatorHandle, lane: str | None
 ) -> None:
     first, second = admit(delivery, "13522223344"), admit(delivery, "13522223345")
     slow_lane(delivery, "1/minute")  # the next token comes long after the 10 s deadline
-    assert delivery.deliver(first, token="a").result == "sent"
-    outcome = delivery.deliver(second, token="b")
+    assert delivery.deliver(first, token="a", lane=lane).result == "sent"
+    outcome = delivery.deliver(second, token="b", lane=lane)
     assert (outcome.result, outcome.reason) == ("expired", "rate_backlog")
     assert emulator.messages("13522223345") == []
+
+
+def test_a_run_told_its_lane_takes_its_token_in_the_claim_and_runs_no_limiter_script(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from producers.limits import parse_rate
+
+    # slow limiters, so that the taken token's TAT outlives the send (a key expires at its TAT)
+    delivery.limiter = UpstreamLimiter(
+        delivery.store._redis, {"default": parse_rate("1/minute")}, parse_rate("1/minute"), max_wait_s=1
+    )
+    taken_apart: list[object] = []
+    real_take = delivery.limiter.take
+
+    def take(*args: Any, **kwargs: Any) -> Any:
+        taken_apart.append(args)
+        return real_take(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.limiter, "take", take)
+    ticket = admit(delivery, "13522223346")
+    assert delivery.deliver(ticket, token="a", lane="default").result == "sent"
+    assert taken_apart == []
+    # the token was taken all the same: from the lane's limiter and from the account's
+    assert redis_client.get("smsq:gcra:lane:default") and redis_client.get("smsq:gcra:account")
+    assert len(emulator.messages("13522223346")) == 1
+
+
+def test_a_claim_takes_no_token_for_a_send_of_another_lane_than_it_was_told(
+    delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    from producers.limits import parse_rate
+
+    limiter = UpstreamLimiter(
+        delivery.store._redis, {"default": parse_rate("1/minute"), "other": parse_rate("1/minute")}
+    )
+    delivery.limiter = limiter
+    ticket = admit(delivery, "13522223347")  # a send of lane "default"
+    claim = delivery.store.claim(ticket, lease_s=5, token="a", rate=limiter.claim_request("other"))
+    assert claim.outcome == "claimed" and claim.rate is None
+    assert redis_client.get("smsq:gcra:lane:other") is None
 
 
 def test_a_sign_name_the_provider_does_not_know_fails_the_send_after_one_call(

@@ -20,7 +20,8 @@
 -- A token taken for use at time t moves TAT to max(TAT, t) + interval * penalty. It is valid when
 -- t >= TAT - (burst - 1) * interval: the burst tolerance uses the base interval, so a penalty
 -- lowers the rate and never raises the burst. A state key expires at its TAT (PEXPIRE), because a
--- TAT in the past behaves exactly like no key at all.
+-- TAT in the past behaves exactly like no key at all. The algorithm itself is gcra_take in
+-- producers/lua/prelude.lua, which claim.lua shares.
 
 local n = #KEYS / 2
 local max_wait = tonumber(ARGV[1])
@@ -35,33 +36,9 @@ else
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
 
-local wait, binding = 0, 0
-local tats, steps = {}, {}
+local state, penalty, intervals, bursts = {}, {}, {}, {}
 for i = 1, n do
-  local interval = tonumber(ARGV[1 + 2 * i])
-  local burst = tonumber(ARGV[2 + 2 * i])
-  local factor = tonumber(redis.call('GET', KEYS[n + i]) or '1') or 1
-  local step = interval
-  if factor > 1 then step = math.ceil(interval * factor) end
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if tat < now then tat = now end
-  local w = tat - (burst - 1) * interval - now
-  if w > wait then wait, binding = w, i end
-  tats[i], steps[i] = tat, step
+  state[i], penalty[i] = KEYS[i], KEYS[n + i]
+  intervals[i], bursts[i] = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
 end
-
-if wait > max_wait then
-  return {wait, 0, binding}
-end
-
-local at = now + wait
-for i = 1, n do
-  local tat = math.max(tats[i], at) + steps[i]
-  local value = string.format('%d', tat)
-  if simulated then
-    redis.call('SET', KEYS[i], value)
-  else
-    redis.call('SET', KEYS[i], value, 'PX', math.ceil((tat - now) / 1000))
-  end
-end
-return {wait, 1, binding}
+return gcra_take(state, penalty, intervals, bursts, max_wait, now, simulated)
