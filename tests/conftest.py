@@ -138,6 +138,14 @@ def clear_process_caches() -> None:
     reset_caches()
 
 
+def use_settings(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str, str]:
+    """Set ``values`` in this process's environment for the test and let them take effect."""
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    clear_process_caches()
+    return values
+
+
 def fixed_keyring() -> Any:
     """A :class:`producers.keyring.Keyring` of the fixed test keys (what ``smsq_environment`` sets)."""
     from producers.keyring import Keyring

@@ -20,7 +20,7 @@ from producers import SendState, get_status, send_code
 from producers.publisher import producer_app
 from smsq.devstack.processes import Stack
 from smsq.net import free_port
-from tests.conftest import EmulatorHandle, clear_process_caches
+from tests.conftest import EmulatorHandle, use_settings
 from tests.e2e.helpers import wait_final
 from tests.e2e.test_recovery import fresh_number, holder, kill
 from tests.ops.test_flower_and_metrics import scrape
@@ -40,10 +40,7 @@ def backlog_env(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> di
         "SMSQ_RUN_LEASE_S": "4",
         "SMSQ_SEND_READ_TIMEOUT_S": "5",  # above the 1.5 s latency below (the test default is 1 s)
     }
-    for name, value in overrides.items():
-        monkeypatch.setenv(name, value)
-    clear_process_caches()
-    return {**smsq_env, **overrides}
+    return {**smsq_env, **use_settings(monkeypatch, overrides)}
 
 
 def held_by_celery() -> dict[str, int]:

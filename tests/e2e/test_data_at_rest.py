@@ -19,7 +19,7 @@ import redis
 from producers import RateLimited, SendState, check_code, get_status, send_code
 from producers.keyring import get_keyring
 from producers.pumping import trips, unblock
-from tests.conftest import EmulatorHandle, clear_process_caches
+from tests.conftest import EmulatorHandle, use_settings
 from tests.e2e.helpers import wait_final
 
 
@@ -141,13 +141,9 @@ def test_redis_never_sees_the_number_its_prefix_or_the_code_during_a_send_and_ch
 def test_a_pumping_trip_its_listing_and_its_unblock_never_show_the_prefix_to_redis(
     smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {
-        "SMSQ_PHONE_LIMITS": "",
-        "SMSQ_PREFIX_LIMITS": "",
-        "SMSQ_PUMPING_MIN_SENDS": "5",
-    }.items():
-        monkeypatch.setenv(name, value)
-    clear_process_caches()
+    use_settings(
+        monkeypatch, {"SMSQ_PHONE_LIMITS": "", "SMSQ_PREFIX_LIMITS": "", "SMSQ_PUMPING_MIN_SENDS": "5"}
+    )
     prefix = fresh_number()[:7]
     url = smsq_env["SMSQ_REDIS_URL"]
     client, keyring = redis.Redis.from_url(url, decode_responses=True), get_keyring()

@@ -15,7 +15,7 @@ import redis
 
 from producers import SendState, get_status, send_code
 from smsq.devstack.processes import Child, Stack
-from tests.conftest import EmulatorHandle, clear_process_caches
+from tests.conftest import EmulatorHandle, use_settings
 from tests.e2e.helpers import wait_final
 
 LANE = "rescue"
@@ -34,10 +34,7 @@ def rescue_env(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dic
         "SMSQ_SEND_READ_TIMEOUT_S": "6",
         "SMSQ_RUN_LEASE_S": "4",  # a dead run's send is taken over after 4 s, not the default 10
     }
-    for name, value in overrides.items():
-        monkeypatch.setenv(name, value)
-    clear_process_caches()
-    return {**smsq_env, **overrides}
+    return {**smsq_env, **use_settings(monkeypatch, overrides)}
 
 
 def start_workers(stack: Stack, env: dict[str, str], count: int = 2) -> list[Child]:

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from producers import CheckLocked, RateLimited, SendState, check_code, send_code
-from tests.conftest import EmulatorHandle, clear_process_caches
+from tests.conftest import EmulatorHandle, use_settings
 from tests.e2e.helpers import wait_final
 from worker.metrics import RedisCollector
 
@@ -95,14 +95,15 @@ def pumping_metrics(client: redis.Redis) -> dict[str, float]:
 def test_an_operator_lists_and_unblocks_a_tripped_prefix_and_it_is_logged_and_counted(
     smsq_env: dict[str, str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {
-        "SMSQ_PHONE_LIMITS": "",
-        "SMSQ_PREFIX_LIMITS": "",
-        "SMSQ_PUMPING_MIN_SENDS": "5",
-        "SMSQ_LANES": '{"default": "50/second", "parked": "1/second"}',
-    }.items():
-        monkeypatch.setenv(name, value)
-    clear_process_caches()
+    use_settings(
+        monkeypatch,
+        {
+            "SMSQ_PHONE_LIMITS": "",
+            "SMSQ_PREFIX_LIMITS": "",
+            "SMSQ_PUMPING_MIN_SENDS": "5",
+            "SMSQ_LANES": '{"default": "50/second", "parked": "1/second"}',
+        },
+    )
     for index in range(5):
         send_code(f"135777700{index:02d}", lane="parked")  # never verified
     with pytest.raises(RateLimited) as refused:
