@@ -67,20 +67,32 @@ def _build_app(sent_events: bool) -> Celery:
     return app
 
 
+def send_options(
+    ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float
+) -> dict[str, Any]:
+    """``send_task`` arguments of the send of ``ticket`` on its lane: the task carries no phone
+    number, only the ticket; logs, events and Flower show the masked number instead."""
+    queue = queue_for_lane(lane)
+    return {
+        "name": SEND_TASK_NAME,
+        "args": [ticket],
+        "kwargs": {"v": TASK_VERSION},
+        "task_id": ticket,
+        "queue": queue,
+        "routing_key": queue,
+        "expires": dt.datetime.fromtimestamp(expires_at, tz=dt.UTC),
+        "argsrepr": repr((ticket,)),
+        "kwargsrepr": repr({"phone": masked_phone, "lane": lane, "purpose": purpose}),
+    }
+
+
 def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> None:
-    """Queue the send of ``ticket`` on its lane; the task carries no phone number, only the ticket."""
+    """Queue the send of ``ticket`` on its lane (see :func:`send_options`)."""
     try:
         producer_app().send_task(
-            SEND_TASK_NAME,
-            args=[ticket],
-            kwargs={"v": TASK_VERSION},
-            task_id=ticket,
-            queue=queue_for_lane(lane),
-            routing_key=queue_for_lane(lane),
-            expires=dt.datetime.fromtimestamp(expires_at, tz=dt.UTC),
-            # what logs, events and Flower show instead of the arguments
-            argsrepr=repr((ticket,)),
-            kwargsrepr=repr({"phone": masked_phone, "lane": lane, "purpose": purpose}),
+            **send_options(
+                ticket, lane=lane, masked_phone=masked_phone, purpose=purpose, expires_at=expires_at
+            ),
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
         )

@@ -6,6 +6,7 @@ on the event loop."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from producers.connections import get_redis
@@ -14,6 +15,7 @@ from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, U
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
+from producers.outbound import RideAlong
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
 from producers.pumping import PREFIX_DIGITS, Breaker, remember_trip, rule_for
@@ -69,8 +71,15 @@ def sending(
     idempotency_keys = (
         () if idempotency_key is None else keyring.idempotency_keys(number, purpose, idempotency_key)
     )
+    ticket = uuid.uuid4().hex
+    # the deadline of the message by this host's clock (the record's is Redis's): it only spares a
+    # worker the run of a message that arrives too late to matter
+    expires_at = time.time() + settings.send_deadline_s
+    outbound = yield from RideAlong(
+        ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
+    )
     admission = yield from admit_op(
-        ticket=uuid.uuid4().hex,
+        ticket=ticket,
         sealed_phone=keyring.seal(number),
         masked=masked,
         purpose=purpose,
@@ -83,6 +92,7 @@ def sending(
         idempotency_ttl_s=configured.code_ttl_s,
         calls_key=keyring.calls_key(number),
         breaker=Breaker.for_send(settings, keyring, number, purpose),
+        outbound=outbound,
     )
     if admission.tripped:
         prefix = number[:PREFIX_DIGITS]
@@ -109,20 +119,14 @@ def sending(
     for rule in admission.monitored:
         yield from Count("monitored", rule)
         log_event("send.limit_monitored", phone=masked, rule=rule)
-    try:
-        yield from Blocking(
-            publish_send,
-            admission.ticket,
-            lane=lane,
-            masked_phone=masked,
-            purpose=purpose,
-            expires_at=admission.created_at + settings.send_deadline_s,
-        )
-    except ServiceUnavailable:
-        yield from unadmit_op(
-            admission.ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys
-        )
-        raise
+    if outbound is None:
+        try:
+            yield from Blocking(
+                publish_send, ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
+            )
+        except ServiceUnavailable:
+            yield from unadmit_op(ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys)
+            raise
     log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
     return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)
 

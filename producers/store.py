@@ -31,6 +31,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 if TYPE_CHECKING:
+    from producers.outbound import Outbound
     from producers.pumping import Breaker
 
 #: Purposes whose sends and verifications are counted apart (``conversion_counts``); beyond, "other".
@@ -269,6 +270,7 @@ def admit_op(
     idempotency_ttl_s: int = 300,
     calls_key: str = "",
     breaker: Breaker | None = None,
+    outbound: Outbound | None = None,
     now_ms: int | None = None,
 ) -> Op[Admission]:
     """Check every rule and write the record (``queued``), or change nothing.
@@ -276,7 +278,9 @@ def admit_op(
     ``idempotency_keys`` are the names of the caller's key (``Keyring.idempotency_keys``),
     the one to write first; it lives ``idempotency_ttl_s``. ``calls_key`` names the number's
     log of provider calls (``Keyring.calls_key``), which the send's runs enter. ``breaker``
-    judges the send's prefix and purpose (``producers.pumping``); None skips it."""
+    judges the send's prefix and purpose (``producers.pumping``); None skips it. ``outbound`` is the
+    send's Celery message (:mod:`producers.outbound`), queued with the record; None when the caller
+    publishes it after the admission."""
     rule_keys, rule_args = _rule_keys_and_args(rules)
     args: list[Any] = [
         ticket,
@@ -298,6 +302,7 @@ def admit_op(
         *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
         constants.stats_key("conversion"),
         MAX_PURPOSE_SERIES,
+        *(["", "", 0] if outbound is None else outbound.script_args()),
         *rule_args,
     ]
     pump_keys = () if breaker is None else breaker.keys

@@ -1,4 +1,5 @@
--- Admit a send: abuse limits, idempotency and the send record, all or nothing, in one round trip.
+-- Admit a send: abuse limits, idempotency, the send record and its Celery message, all or nothing,
+-- in one round trip.
 --
 -- KEYS[1]   record hash                  smsq:send:<ticket>
 -- KEYS[2]   sends not yet final          smsq:inflight (the recovery sweep's index)
@@ -38,9 +39,13 @@ local pump_min_delivery = tonumber(ARGV[24])  -- delivered / sent below this tri
 local pump_receipt_grace_ms = tonumber(ARGV[25])  -- sends younger than this await their receipt
 local conversion_stats = ARGV[26]         -- sends and verifications by purpose (verified.lua)
 local max_purposes = tonumber(ARGV[27])   -- purposes counted apart; then "other"
+-- The send's Celery message and its task-sent events, built by Celery (producers/outbound.py), pushed
+-- here with the record, so an admitted send is always queued; "" when another broker publishes it.
+local out_queue, out_message = ARGV[28], ARGV[29]
+local out_events = tonumber(ARGV[30])     -- then that many (channel, payload) pairs
 local PUMP_AT = 3
 local IDEMPOTENCY_AT = PUMP_AT + pump_names
-local rules = read_rules(28, IDEMPOTENCY_AT + idempotency_names)
+local rules = read_rules(31 + 2 * out_events, IDEMPOTENCY_AT + idempotency_names)
 
 for i = 1, idempotency_names do
   local existing = redis.call("GET", KEYS[IDEMPOTENCY_AT + i - 1])
@@ -119,6 +124,12 @@ if pump_names > 0 then
   redis.call("ZREMRANGEBYSCORE", pump_dl, "-inf", now_ms - pump_window_ms)
   -- verified.lua and receipts.lua find the logs through the record: they never see the number
   redis.call("HSET", KEYS[1], "pump_sent", pump_sent, "pump_ok", pump_ok, "pump_dl", pump_dl)
+end
+if out_queue ~= "" then
+  redis.call("LPUSH", out_queue, out_message)
+  for i = 1, out_events do
+    redis.call("PUBLISH", ARGV[29 + 2 * i], ARGV[30 + 2 * i])
+  end
 end
 count_minute(minute_prefix, now_ms, "queued")
 count_purpose(conversion_stats, "sent", purpose, max_purposes)

@@ -1,14 +1,15 @@
 """What a send costs the web request: ``send_code()`` against its baselines, interleaved in rounds.
 
-- ``smsq``: ``send_code()`` — validation, the limits+record Lua script, the Celery publish;
+- ``smsq``: ``send_code()`` — validation, Celery's message, the Lua admission that queues it;
 - ``celery``: a bare ``send_task`` of a no-op task through an app with the producer's broker settings;
 - ``lpush``: one raw redis-py ``LPUSH`` round trip (the physical floor);
 - ``seed``: the seed article's way — a new SDK client and ``SendSmsVerifyCode`` inside the request,
   against the emulator with a provider latency of 100 ms.
 
 - ``steps``: ``send_code()`` again, with its steps timed around the real functions it calls (the
-  phone parse, the abuse rules, the Lua admission, the publish; "other" is the rest: settings,
-  argument checks, masking, logging). Only the per-step times are kept: the wrappers cost a little.
+  phone parse, the abuse rules, Celery building the message, the Lua admission that queues it;
+  "other" is the rest: settings, argument checks, masking, logging). Only the per-step times are
+  kept: the wrappers cost a little.
 
 Each round runs every variant once in a shuffled order, so drift (other processes, CPU frequency)
 hits them all alike. The seed variant takes 100 ms a call, so it runs in every ``SEED_EVERY``-th
@@ -70,7 +71,7 @@ class StepTimer:
     (module functions in ``producers.send``, methods on their classes) and put back after it."""
 
     def __init__(self) -> None:
-        from producers import send  # noqa: PLC0415
+        from producers import outbound, send  # noqa: PLC0415
         from producers.guard import Guard  # noqa: PLC0415
         from producers.store import RecordStore  # noqa: PLC0415
 
@@ -78,7 +79,7 @@ class StepTimer:
             "parse": (send, "normalize_phone"),
             "rules": (Guard, "rules_for"),
             "admit": (RecordStore, "run"),  # the only script a send runs (admit_op)
-            "publish": (send, "publish_send"),
+            "message": (outbound, "send_outbound"),
         }
         self.samples: dict[str, list[float]] = {name: [] for name in [*self._steps, "other", "total"]}
 

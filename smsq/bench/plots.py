@@ -116,7 +116,7 @@ def _enqueue(results: dict[str, Any], ecdf_ax: Any, steps_ax: Any) -> None:
     enqueue = results["enqueue"]
     _ecdf(ecdf_ax, enqueue["samples_ms"], "enqueue: send_code() vs baselines")
     steps = enqueue.get("steps", {})
-    names = [name for name in ("parse", "rules", "admit", "publish", "other") if name in steps]
+    names = [name for name in ("parse", "rules", "message", "admit", "other") if name in steps]
     _bars(
         steps_ax,
         [*names, "send_code()", "celery send_task"],

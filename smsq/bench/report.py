@@ -164,8 +164,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
                 worker, check_latency(results, ms, "bare", q)
             )
             found[f"check_{q}_worker_over_direct_at_{ms}ms"] = div(worker, direct)
-    found["enqueue_p50_publish_over_celery"] = div(
-        get(results, "enqueue", "steps", "publish", "p50_ms"),
+    found["enqueue_p50_message_over_celery"] = div(
+        get(results, "enqueue", "steps", "message", "p50_ms"),
         get(results, "enqueue", "latency", "celery", "p50_ms"),
     )
     rate = get(results, "throughput", "smsq", "per_s")

@@ -12,8 +12,8 @@ _QUANTILES = ("p50", "p95", "p99")
 _STEPS = {
     "parse": "phone parse",
     "rules": "abuse rules",
+    "message": "Celery message",
     "admit": "Lua admission",
-    "publish": "publish",
     "other": "the rest",
 }
 

@@ -65,7 +65,7 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     bench = report["benchmarks"]
     for variant in ("smsq", "celery", "lpush", "seed"):
         assert bench["enqueue"]["latency"][variant]["n"] > 0
-    assert set(bench["enqueue"]["steps"]) == {"parse", "rules", "admit", "publish", "other", "total"}
+    assert set(bench["enqueue"]["steps"]) == {"parse", "rules", "message", "admit", "other", "total"}
     assert all(
         step["n"] == bench["enqueue"]["params"]["rounds"] for step in bench["enqueue"]["steps"].values()
     )
