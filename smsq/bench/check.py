@@ -9,6 +9,9 @@ a backlog of sends on a slow lane against an idle system.
 - ``bare``: a bare Celery RPC round trip on the same path — ``smsq.ping`` published to the check
   queue, claimed and answered by the same check worker through the same reply list, no provider;
 - ``sdk``: ``CheckSmsVerifyCode`` with one reused SDK client (the floor ``direct`` adds to);
+- ``redis``: one ``PING`` on the producer's own Redis client: the round trip ``direct`` must make
+  before asking the provider (the lockout), so ``direct - sdk - redis`` is what smsq adds beyond
+  its floor;
 - ``seed``: the seed article's way — a new SDK client built for every check.
 
 Every number first gets a real code from the emulator, recorded as its live code in smsq (as a
@@ -102,6 +105,8 @@ def _summary(samples: dict[str, list[float]]) -> dict[str, Any]:
     return {
         "latency": latency,
         "overhead_p50_ms": round(p50["direct"] - p50["sdk"], 4),
+        # the overhead's floor is one Redis round trip (the lockout's reservation before the call)
+        "overhead_beyond_round_trip_p50_ms": round(p50["direct"] - p50["sdk"] - p50["redis"], 4),
         # Where worker mode's time goes, at p50: the bare round trip, plus what the check adds to it
         # (compare with direct, which does the same work in-process), and the lowest worker/bare any
         # implementation could reach here: a round trip plus the raw SDK call, nothing else.
@@ -137,6 +142,7 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
     from alibabacloud_dypnsapi20170525.client import Client  # noqa: PLC0415
 
     from producers import check_code  # noqa: PLC0415
+    from producers.connections import get_redis  # noqa: PLC0415
     from producers.constants import PING_TASK_NAME  # noqa: PLC0415
     from producers.rpc import Answer, call_workers  # noqa: PLC0415
 
@@ -179,7 +185,10 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
         client = Client(bed.emulator.sdk_config())
         return client.check_sms_verify_code_with_options(sdk_check_request(*wrong()), runtime)
 
-    return {"worker": worker, "direct": direct, "bare": bare, "sdk": sdk, "seed": seed}
+    def round_trip() -> object:
+        return get_redis().ping()
+
+    return {"worker": worker, "direct": direct, "bare": bare, "sdk": sdk, "seed": seed, "redis": round_trip}
 
 
 def _backlog(

@@ -203,6 +203,14 @@ def _check(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
                 )
         overhead = get(results, "check", "runs", str(ms), "overhead_p50_ms")
         rows.add("check", f"direct overhead ms p50, provider {ms} ms", overhead, "target", 0.25, digits=3)
+        rows.add(
+            "check",
+            f"  of which one Redis round trip, provider {ms} ms",
+            get(results, "check", "runs", str(ms), "latency", "redis", "p50_ms"),
+            "beyond it",
+            get(results, "check", "runs", str(ms), "overhead_beyond_round_trip_p50_ms"),
+            digits=3,
+        )
     for phase in ("backlog", "idle_after"):
         rows.add(
             "check",

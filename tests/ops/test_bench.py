@@ -71,9 +71,10 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
     )
     assert set(bench["check"]["runs"]) == {"0", "20"}
     for run in bench["check"]["runs"].values():
-        for variant in ("worker", "direct", "bare", "sdk", "seed"):
+        for variant in ("worker", "direct", "bare", "sdk", "seed", "redis"):
             assert run["latency"][variant]["n"] > 0
         assert isinstance(run["overhead_p50_ms"], float)
+        assert isinstance(run["overhead_beyond_round_trip_p50_ms"], float)
     backlog = bench["check"]["backlog"]
     assert backlog["queued_sends_at_start"] >= 1000, "the checks ran beside a real backlog"
     for phase in ("idle_before", "backlog", "idle_after"):
