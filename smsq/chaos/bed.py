@@ -84,10 +84,13 @@ class WorkerHost:
     def alive(self) -> bool:
         return self.child.alive()
 
-    def pool_children(self) -> list[int]:
-        """Pids of the pool processes (prefork); empty for a thread pool."""
+    def pool_children(self, *, older_than_s: float = 0.0) -> list[int]:
+        """Pids of the pool processes (prefork) started at least ``older_than_s`` ago; empty for a
+        thread pool."""
+        born_before = time.time() - older_than_s
         try:
-            return [proc.pid for proc in psutil.Process(self.pid).children(recursive=True)]
+            children = psutil.Process(self.pid).children(recursive=True)
+            return [proc.pid for proc in children if proc.create_time() <= born_before]
         except psutil.Error:
             return []
 

@@ -30,6 +30,8 @@ PROVIDER_FAULTS = {
     "hang_rate": 0.06,
 }
 NO_PROVIDER_FAULTS = dict.fromkeys(PROVIDER_FAULTS, 0.0)
+#: A pool child this old has started (billiard's handshake takes well under a second here).
+STARTED_AFTER_S = 3.0
 #: How long a killed Redis stays down before it is started again from its AOF.
 REDIS_DOWN_S = 2.0
 #: How long Redis stays unreachable in an outage.
@@ -88,7 +90,9 @@ class Injector:
             return event
         hosts = self.bed.live_hosts()
         active = self._inspect("active", expected=len(hosts))
-        children = {pid: host for host in hosts for pid in host.pool_children()}
+        # a child still starting is never mid-call, and billiard ends the whole worker when one dies
+        # before it reported itself up ("Could not start worker processes"): not the fault meant here
+        children = {pid: host for host in hosts for pid in host.pool_children(older_than_s=STARTED_AFTER_S)}
         running = [
             request
             for requests in (active or {}).values()
