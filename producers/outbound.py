@@ -20,7 +20,8 @@ import functools
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
+
+from redis import connection as redis_connection
 
 from producers.effect import Effect
 from producers.publisher import broker_options, producer_app, send_options
@@ -58,23 +59,32 @@ def rides_with_admission() -> bool:
     )
 
 
-def _server_and_db(url: str) -> tuple[str, str, int, str] | None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"redis", "rediss"}:
+def _server_and_db(url: str) -> tuple[object, ...] | None:
+    """Where a Redis URL points (redis-py's own reading of it); None for any other broker."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
         return None  # RabbitMQ, Sentinel: never the store
-    db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
-    return parts.scheme, parts.hostname or "localhost", parts.port or 6379, db
+    where = redis_connection.parse_url(url)  # type: ignore[no-untyped-call]
+    return tuple(where.get(name) for name in ("host", "port", "path", "db", "connection_class"))
 
 
 _lock = threading.Lock()
 
 
 @functools.cache
-def _producer() -> Producer:
+def _build_producer() -> Producer:
     from producers.recording import recording_producer  # noqa: PLC0415 - loads kombu
 
     options = broker_options(get_settings())
     return recording_producer(options["broker_url"], options["broker_transport_options"])
+
+
+def _producer() -> Producer:
+    """The recording producer, built once per process (under a lock: kombu's channel set-up is not
+    thread-safe; afterwards a cache hit takes no lock)."""
+    if _build_producer.cache_info().currsize == 0:
+        with _lock:
+            return _build_producer()
+    return _build_producer()
 
 
 def send_outbound(ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> Outbound:
@@ -82,9 +92,7 @@ def send_outbound(ticket: str, *, lane: str, masked_phone: str, purpose: str, ex
     :func:`producers.publisher.publish_send` would publish it. CPU work only: no I/O."""
     from producers.recording import recorded  # noqa: PLC0415
 
-    app = producer_app()
-    with _lock:  # kombu's channel set-up is not thread-safe
-        producer = _producer()
+    app, producer = producer_app(), _producer()
     commands: list[tuple[str, str, str]] = []
     recorded.commands = commands
     try:
@@ -132,4 +140,4 @@ class RideAlong(Effect["Outbound | None"]):
 def reset_outbound() -> None:
     """Forget the recording producer (see :func:`producers.process.reset_caches`)."""
     with _lock:
-        _producer.cache_clear()
+        _build_producer.cache_clear()

@@ -11,7 +11,7 @@ against the sync API run in threads from that loop (what an asyncio app does wit
   a thread per check: ``acheck_code`` awaits each answer with BLPOP on ``redis.asyncio``,
   ``check_code`` blocks a thread in BLPOP.
 - ``per_call``: one call at a time at 0 ms latency, interleaved: ``asend_code`` against
-  ``send_code`` (both one admission script that queues the message: no thread hop since issue 16) and
+  ``send_code`` (the price of publishing from a thread: a hop to the publish pool and back) and
   ``acheck_code`` against ``check_code`` (the SDK's aiohttp call against its pooled sync client).
 
 Checks send wrong codes to numbers with a live code (the provider is always asked; the lockout is set
