@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from producers.constants import CHECK_QUEUE, SEND_TASK_NAME, TASK_VERSION, queue_for_lane
 from producers.errors import ServiceUnavailable
@@ -41,7 +42,17 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         # a task-sent event per publish, so Flower shows queued sends before a worker takes them
         "task_send_sent_event": True,
         "broker_connection_retry_on_startup": True,
+        **broker_transport(settings.broker_dsn, "producers.transport:Transport"),
     }
+
+
+def broker_transport(broker_url: str, transport: str) -> dict[str, Any]:
+    """``transport`` (smsq's kombu Redis transport, see producers/transport.py) for a plain
+    ``redis://`` broker. Only that scheme: kombu reads TLS defaults from ``rediss://`` and other
+    options from other schemes, so they keep kombu's own."""
+    if urlsplit(broker_url).scheme == "redis":
+        return {"broker_transport": transport}
+    return {}
 
 
 _lock = threading.Lock()

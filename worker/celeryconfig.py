@@ -7,10 +7,9 @@ Shared producer settings (broker, serialisation, visibility timeout, sent events
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from producers.constants import TASK_TIME_LIMIT_S, queue_for_lane
-from producers.publisher import broker_options
+from producers.publisher import broker_options, broker_transport
 from producers.settings import Settings
 
 #: Hard limit of one task run (see TASK_TIME_LIMIT_S). The worker's stop grace period (compose,
@@ -56,14 +55,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 30.0,
         # Log lines carry the task name and id (a ticket), never arguments.
         "worker_task_log_format": "%(asctime)s %(levelname)s %(task_name)s[%(task_id)s] %(message)s",
-        **_broker_transport(settings.broker_dsn),
+        # the producers' transport with the workaround for the crash on a Redis restart
+        # (worker/transport.py, celery/kombu#582)
+        **broker_transport(settings.broker_dsn, "worker.transport:Transport"),
     }
-
-
-def _broker_transport(broker_url: str) -> dict[str, Any]:
-    """On a plain ``redis://`` broker, kombu's Redis transport with the workaround for the crash
-    on a Redis restart (worker/transport.py, celery/kombu#582). Only that scheme: kombu reads TLS
-    defaults from ``rediss://`` and other options from other schemes, so they keep kombu's own."""
-    if urlsplit(broker_url).scheme == "redis":
-        return {"broker_transport": "worker.transport:Transport"}
-    return {}

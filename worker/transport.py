@@ -1,4 +1,4 @@
-"""The worker's Redis broker transport: kombu's own, with one crash on a broker restart worked around.
+"""The worker's broker transport: producers/transport.py's, with a crash on a Redis restart worked around.
 
 With Celery 5.7 and kombu 5.7, a worker that holds unacknowledged messages when its Redis connection
 drops (Redis killed and restarted) exits with ``Unrecoverable error: AttributeError("'NoneType'
@@ -30,11 +30,13 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from kombu.transport import redis as kombu_redis
+
+from producers import transport
 
 
-class Channel(kombu_redis.Channel):
-    """kombu's Redis channel, refusing with ConnectionError once its transport is detached."""
+class Channel(transport.Channel):
+    """The producers' Redis channel (one client per channel, see producers/transport.py), refusing
+    with ConnectionError once its transport is detached."""
 
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         transport = self.connection
@@ -44,7 +46,7 @@ class Channel(kombu_redis.Channel):
         return params
 
 
-class Transport(kombu_redis.Transport):
-    """kombu's Redis transport with :class:`Channel`; selected by ``broker_transport``."""
+class Transport(transport.Transport):
+    """The producers' Redis transport with :class:`Channel`; selected by ``broker_transport``."""
 
     Channel = Channel
