@@ -9,7 +9,9 @@ against the code (its send), not the number: every new code starts with its full
 
 The provider is asked by a check worker (``SMSQ_CHECK_MODE=worker``, :mod:`producers.rpc`: this
 process holds no Alibaba key) or here (``direct``). Either way only this function applies the
-verdict, and an attempt that surely reached no verdict is given back.
+verdict, and an attempt that surely reached no verdict is given back. In worker mode the
+reservation's script also queues the check task (:mod:`producers.outbound`): one round trip before
+a check worker can take it.
 
 Written once as a flow (:mod:`producers.effect`): ``check_code`` runs it blocking, ``acheck_code``
 on the event loop.
@@ -24,10 +26,11 @@ from producers.effect import Flow, awaitable, blocking
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
+from producers.outbound import RideAlong, call_outbound
 from producers.phone import mask_phone, normalize_phone
 from producers.purposes import PURPOSE_NAME
 from producers.records import CheckResult
-from producers.rpc import asking_check_workers
+from producers.rpc import REDIS_CLOCK, asking_check_workers, check_call
 from producers.settings import get_settings
 from producers.store import CheckOutcome, Count, begin_check_op, check_passed_op, refund_check_op
 from producers.verdict import NoVerdict, asking_provider
@@ -65,11 +68,14 @@ def checking(
     masked = mask_phone(number)
     guard = get_guard()
     live_code_keys = guard.keyring.live_code_keys(number, scheme)
+    call = check_call(number, code, scheme, masked=masked) if settings.check_mode == "worker" else None
+    outbound = None if call is None else (yield from RideAlong(call_outbound, call.options()))
     reservation = yield from begin_check_op(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),
         max_failures=settings.check_max_failures,
         purpose=purpose or "",
+        outbound=outbound,
     )
     if reservation.outcome is CheckOutcome.LIMITED:
         log_event("check.rejected", phone=masked, rule=reservation.rule)
@@ -90,8 +96,12 @@ def checking(
             "too many wrong codes for this number", rule="check", retry_after=reservation.retry_after_s
         )
     ticket = reservation.ticket
+    REDIS_CLOCK.saw(reservation.server_ms)
     try:
-        passed = yield from _verdict(number, code, scheme, masked=masked, server_ms=reservation.server_ms)
+        if call is None:
+            passed = yield from asking_provider(number, code, scheme, settings.check_attempts)
+        else:
+            passed = yield from asking_check_workers(call, queued=outbound is not None)
     except NoVerdict as failure:
         yield from refund_check_op(ticket)
         yield from Count("checks", "error")
@@ -117,15 +127,6 @@ def _scheme_of(purpose: str | None) -> str:
     if not isinstance(purpose, str) or not PURPOSE_NAME.fullmatch(purpose):
         raise errors.InvalidArgument("purpose must be 1-32 characters of letters, digits and _.:-")
     return settings.purpose(purpose).scheme_name
-
-
-def _verdict(number: str, code: str, scheme: str, *, masked: str, server_ms: int) -> Flow[bool]:
-    """The provider's verdict in ``scheme``, asked in this process (``SMSQ_CHECK_MODE=direct``) or
-    by a check worker (``worker``); raises :class:`NoVerdict` when the attempt can be given back."""
-    settings = get_settings()
-    if settings.check_mode == "direct":
-        return (yield from asking_provider(number, code, scheme, settings.check_attempts))
-    return (yield from asking_check_workers(number, code, scheme, masked=masked, now_ms=server_ms))
 
 
 check_code = blocking(checking, "check_code")

@@ -1,4 +1,4 @@
-"""A send's Celery message and task-sent event as Redis commands, so the admission script queues them.
+"""A task's Celery message (and task-sent event) as Redis commands, so an admission script queues them.
 
 ``send_code`` admits a send and queues it in one round trip: the admission script (``enqueue.lua``)
 writes the record and, in the same atomic step, runs the ``LPUSH`` of the task message and the
@@ -6,20 +6,22 @@ writes the record and, in the same atomic step, runs the ``LPUSH`` of the task m
 exactly as it would publish them, through a kombu channel that records the last step instead of
 running it (:mod:`producers.recording`). The message a worker reads is what Celery writes; what
 changes is who sends it to Redis: the admission script, instead of two more round trips after it,
-and never an admitted send without its message.
+and never an admitted send without its message. A check in worker mode rides the same way: its
+reservation (``check_begin.lua``) queues the check task for the check workers.
 
 Only in the sync API and when the broker is the Redis store itself (the default: ``SMSQ_BROKER_URL``
 unset or naming the same server and database); with another broker (RabbitMQ, another Redis), and
-in ``asend_code`` (see :class:`RideAlong`), a send is published through Celery after its admission
-(:func:`producers.publisher.publish_send`).
+in ``asend_code`` and ``acheck_code`` (see :class:`RideAlong`), the task is published through Celery
+after its admission (:func:`producers.publisher.publish_send`, :func:`~producers.publisher.publish_call`).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from redis import connection as redis_connection
 
@@ -28,7 +30,10 @@ from producers.publisher import broker_options, producer_app, send_options
 from producers.settings import get_settings
 
 if TYPE_CHECKING:
+    from celery import Celery
     from kombu.messaging import Producer
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +95,28 @@ def _producer() -> Producer:
 def send_outbound(ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> Outbound:
     """The commands that queue the send of ``ticket`` on its lane, as
     :func:`producers.publisher.publish_send` would publish it. CPU work only: no I/O."""
+    options = send_options(
+        ticket, lane=lane, masked_phone=masked_phone, purpose=purpose, expires_at=expires_at
+    )
+    return _recorded(producer_app(), options)
+
+
+def call_outbound(options: dict[str, Any]) -> Outbound:
+    """The command that queues an RPC call (:func:`producers.publisher.call_options`), as
+    :func:`producers.publisher.publish_call` would publish it: no task-sent event. CPU work only."""
+    return _recorded(producer_app(sent_events=False), options)
+
+
+def _recorded(app: Celery, options: dict[str, Any]) -> Outbound:
+    """What ``app.send_task(**options)`` publishes, recorded instead of sent."""
     from producers.recording import recorded  # noqa: PLC0415
 
-    app, producer = producer_app(), _producer()
     commands: list[tuple[str, str, str]] = []
     recorded.commands = commands
     try:
         app.send_task(
-            **send_options(
-                ticket, lane=lane, masked_phone=masked_phone, purpose=purpose, expires_at=expires_at
-            ),
-            producer=producer,
+            **options,
+            producer=_producer(),
             # no queue declaration (a binding and a size query): the message goes to the queue by
             # name (kombu's anonymous exchange), and the workers declare the queues they consume
             declare=[],
@@ -113,22 +129,15 @@ def send_outbound(ticket: str, *, lane: str, masked_phone: str, purpose: str, ex
 
 
 class RideAlong(Effect["Outbound | None"]):
-    """The send's message for its admission script to queue, or None when it is published after
-    the admission: with another broker, and in the async API. ``asend_code`` would have to build
-    the message (about 0.4 ms of CPU, Celery's ``send_task``) on the event loop, or on threads that
-    then hold the GIL with nothing but CPU work: a burst of 100 calls stalled the loop 50-130 ms
-    either way, against 10-20 ms when threads publish after the admission (their socket waits
-    give the loop its turns)."""
+    """A message for an admission script to queue (``build(*args, **kwargs)``: :func:`send_outbound`,
+    :func:`call_outbound`), or None when it is published after the admission: with another
+    broker, and in the async API. ``asend_code`` would have to build the message (about 0.4 ms of
+    CPU, Celery's ``send_task``) on the event loop, or on threads that then hold the GIL with
+    nothing but CPU work: a burst of 100 calls stalled the loop 50-130 ms either way, against
+    10-20 ms when threads publish after the admission (their socket waits give the loop its turns)."""
 
-    def __init__(self, ticket: str, *, lane: str, masked_phone: str, purpose: str, expires_at: float) -> None:
-        self._build = functools.partial(
-            send_outbound,
-            ticket,
-            lane=lane,
-            masked_phone=masked_phone,
-            purpose=purpose,
-            expires_at=expires_at,
-        )
+    def __init__(self, build: Callable[P, Outbound], /, *args: P.args, **kwargs: P.kwargs) -> None:
+        self._build = functools.partial(build, *args, **kwargs)
 
     def run(self) -> Outbound | None:
         return self._build() if rides_with_admission() else None

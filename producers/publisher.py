@@ -111,22 +111,30 @@ def publish_send(ticket: str, *, lane: str, masked_phone: str, purpose: str, exp
         raise ServiceUnavailable("the broker did not accept the send") from exc
 
 
-def publish_call(
+def call_options(
     task_name: str, *, token: str, kwargs: dict[str, Any], kwargsrepr: dict[str, Any], expires: dt.datetime
-) -> None:
-    """Queue an RPC call (a check, a ping) on the check queue, its token as task id; events and
-    Flower show ``kwargsrepr``, never ``kwargs`` (which hold the sealed number and code)."""
+) -> dict[str, Any]:
+    """``send_task`` arguments of an RPC call (a check, a ping) on the check queue, its token as
+    task id; events and Flower show ``kwargsrepr``, never ``kwargs`` (which hold the sealed number
+    and code)."""
+    return {
+        "name": task_name,
+        "args": [token],
+        "kwargs": kwargs,
+        "task_id": token,
+        "queue": CHECK_QUEUE,
+        "routing_key": CHECK_QUEUE,
+        "expires": expires,
+        "argsrepr": repr((token,)),
+        "kwargsrepr": repr(kwargsrepr),
+    }
+
+
+def publish_call(options: dict[str, Any]) -> None:
+    """Queue an RPC call on the check queue, given its :func:`call_options`."""
     try:
         producer_app(sent_events=False).send_task(
-            task_name,
-            args=[token],
-            kwargs=kwargs,
-            task_id=token,
-            queue=CHECK_QUEUE,
-            routing_key=CHECK_QUEUE,
-            expires=expires,
-            argsrepr=repr((token,)),
-            kwargsrepr=repr(kwargsrepr),
+            **options,
             # one quick retry on a broken connection: the caller's whole wait is a second or two
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.05, "interval_max": 0.05},

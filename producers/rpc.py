@@ -1,8 +1,12 @@
 """``SMSQ_CHECK_MODE=worker``: check_code as a synchronous RPC to the check workers.
 
-The caller publishes a task on the check queue (:data:`~producers.constants.CHECK_QUEUE`) under a
-fresh token and blocks on the token's reply list (BLPOP) until its deadline; a check worker claims
-the call, asks the provider and pushes the answer. Three scripts settle every race in Redis:
+The caller queues a task on the check queue (:data:`~producers.constants.CHECK_QUEUE`) under a
+fresh token (the check's reservation script queues it, :mod:`producers.outbound`, or Celery
+publishes it after the reservation) and blocks on the token's reply list (BLPOP) until its
+deadline; a check worker claims the call, asks the provider and pushes the answer. The deadline is
+on the Redis clock, set from this process's last reading of it (:data:`REDIS_CLOCK`): every
+decision on it is a script's, so an error in that reading changes how long the caller waits, never
+whether a worker may still act. Three scripts settle every race in Redis:
 
 - ``rpc_claim.lua`` (worker): no claim past the deadline (the Redis clock on both sides) or after
   the caller gave up, so no worker asks the provider for a caller that is gone;
@@ -39,6 +43,7 @@ from producers.effect import Blocking, Effect, Flow, blocking
 from producers.errors import ServiceUnavailable
 from producers.guard import get_guard
 from producers.keyring import Keyring
+from producers.publisher import call_options, publish_call
 from producers.scripts import Scripts, unavailable
 from producers.settings import get_settings
 from producers.store import Op
@@ -231,67 +236,105 @@ def open_check(keyring: Keyring, sealed: str) -> tuple[str, str, str]:
     return str(number), str(code), str(scheme)
 
 
-def calling_workers(
-    task_name: str,
-    *,
-    kwargs: dict[str, Any],
-    kwargsrepr: dict[str, Any],
-    now_ms: int,
-    timeout_s: float,
-    socket_timeout_s: float,
-) -> Flow[Reply]:
-    """Publish ``task_name`` on the check queue and wait for its reply until ``now_ms`` (the Redis
-    clock) + ``timeout_s``. The task gets ``token`` and ``deadline_ms`` besides ``kwargs``; Flower
-    and events show ``kwargsrepr`` instead of the arguments.
+class RedisClock:
+    """The Redis server's clock as this process last read it: its own clock plus an offset, set
+    from every reservation's reply (which carries the server's time)."""
+
+    def __init__(self) -> None:
+        self._offset_ms = 0.0
+
+    def now_ms(self) -> int:
+        """The server's time now, as far as this process knows (its own clock until a first reading)."""
+        return int(time.time() * 1000 + self._offset_ms)
+
+    def saw(self, server_ms: int) -> None:
+        """The server said its time is ``server_ms`` (just now)."""
+        self._offset_ms = server_ms - time.time() * 1000
+
+
+#: This process's reading of the Redis clock, which every deadline of a call is set on.
+REDIS_CLOCK = RedisClock()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One RPC call to the check workers: its task, its token, and its deadline on the Redis clock.
+
+    The task gets ``token`` and ``deadline_ms`` besides ``kwargs``; Flower and events show
+    ``kwargsrepr`` instead of the arguments. The deadline is set before the call's reservation, so
+    that the reservation's script can queue the task (:mod:`producers.outbound`); the caller waits
+    until it, by the server's clock, and at most ``timeout_s`` by its own."""
+
+    task_name: str
+    kwargs: dict[str, Any]
+    kwargsrepr: dict[str, Any]
+    timeout_s: float
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    deadline_ms: int = field(init=False)
+    started: float = field(init=False, default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "deadline_ms", REDIS_CLOCK.now_ms() + int(self.timeout_s * 1000))
+
+    def options(self) -> dict[str, Any]:
+        """The call's ``send_task`` arguments (:func:`producers.publisher.call_options`)."""
+        return call_options(
+            self.task_name,
+            token=self.token,
+            kwargs={**self.kwargs, "deadline_ms": self.deadline_ms},
+            kwargsrepr=self.kwargsrepr,
+            expires=dt.datetime.fromtimestamp(self.deadline_ms / 1000 + _EXPIRES_GRACE_S, tz=dt.UTC),
+        )
+
+    def wait_s(self) -> float:
+        """How long the caller may still wait: until the deadline by the server's clock, and no
+        longer than ``timeout_s`` since the call began by its own."""
+        by_server = (self.deadline_ms - REDIS_CLOCK.now_ms()) / 1000
+        return min(by_server, self.timeout_s - (time.monotonic() - self.started))
+
+
+def calling_workers(call: Call, *, queued: bool = False, socket_timeout_s: float) -> Flow[Reply]:
+    """Publish ``call`` on the check queue, unless its reservation ``queued`` it already, and wait
+    for its reply until its deadline.
 
     Raises :class:`NoVerdict` (wrapping ServiceUnavailable) when no worker took the call or it
     could not be published, and :class:`ServiceUnavailable` when a worker took it but did not answer
     in time (the provider may have judged the code).
     """
-    from producers.publisher import publish_call  # noqa: PLC0415 - loads Celery on the first call
-
-    token = uuid.uuid4().hex
-    deadline_ms = now_ms + int(timeout_s * 1000)
-    started = time.monotonic()
-    try:
-        yield from Blocking(
-            publish_call,
-            task_name,
-            token=token,
-            kwargs={**kwargs, "deadline_ms": deadline_ms},
-            kwargsrepr=kwargsrepr,
-            expires=dt.datetime.fromtimestamp(deadline_ms / 1000 + _EXPIRES_GRACE_S, tz=dt.UTC),
-        )
-    except ServiceUnavailable as exc:
-        raise NoVerdict(exc) from None
-    left = timeout_s - (time.monotonic() - started)
-    text = yield from WaitReply(constants.rpc_reply_key(token), left, socket_timeout_s)
+    if not queued:
+        try:
+            yield from Blocking(publish_call, call.options())
+        except ServiceUnavailable as exc:
+            raise NoVerdict(exc) from None
+    text = yield from WaitReply(constants.rpc_reply_key(call.token), call.wait_s(), socket_timeout_s)
     if text is not None:
         return Reply.from_text(text)
-    settled = yield from abandon_op(token, deadline_ms=deadline_ms)
+    settled = yield from abandon_op(call.token, deadline_ms=call.deadline_ms)
     if isinstance(settled, Reply):
         return settled
-    message = f"no check worker answered within {timeout_s:g} s (SMSQ_CHECK_TIMEOUT_S)"
+    message = f"no check worker answered within {call.timeout_s:g} s (SMSQ_CHECK_TIMEOUT_S)"
     if settled:
         raise ServiceUnavailable(message + "; the attempt counts: the provider may have judged it")
     raise NoVerdict(ServiceUnavailable(message + " (are the check workers running?)"))
 
 
-def asking_check_workers(number: str, code: str, scheme: str, *, masked: str, now_ms: int) -> Flow[bool]:
-    """The provider's verdict on a check in ``scheme``, asked by a check worker (``check_code`` in
-    worker mode): the number, the code and the scheme sealed with the current encryption key,
-    Flower and events shown only ``masked``. Raises :class:`NoVerdict` when the attempt can be
-    given back."""
-    settings = get_settings()
+def check_call(number: str, code: str, scheme: str, *, masked: str) -> Call:
+    """The call that asks a check worker about ``code`` (``check_code`` in worker mode): the
+    number, the code and the scheme sealed with the current encryption key, Flower and events
+    shown only ``masked``."""
     sealed = seal_check(get_guard().keyring, number, code, scheme)
-    reply = yield from calling_workers(
+    return Call(
         constants.CHECK_TASK_NAME,
         kwargs={"v": constants.CHECK_TASK_VERSION, "sealed": sealed},
         kwargsrepr={"phone": masked},
-        now_ms=now_ms,
-        timeout_s=settings.check_timeout_s,
-        socket_timeout_s=settings.redis_timeout_s,
+        timeout_s=get_settings().check_timeout_s,
     )
+
+
+def asking_check_workers(call: Call, *, queued: bool) -> Flow[bool]:
+    """The provider's verdict on the check ``call`` carries (:func:`check_call`), from a check
+    worker. Raises :class:`NoVerdict` when the attempt can be given back."""
+    reply = yield from calling_workers(call, queued=queued, socket_timeout_s=get_settings().redis_timeout_s)
     if reply.answer is Answer.NO_VERDICT:
         raise NoVerdict(reply.rebuilt_error())
     if reply.answer is Answer.ERROR:

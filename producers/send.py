@@ -15,7 +15,7 @@ from producers.errors import InvalidArgument, RateLimited, ServiceUnavailable, U
 from producers.guard import get_guard
 from producers.ip import ip_bucket
 from producers.logs import log_event
-from producers.outbound import RideAlong
+from producers.outbound import RideAlong, send_outbound
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
 from producers.pumping import PREFIX_DIGITS, Breaker, remember_trip, rule_for
@@ -76,7 +76,7 @@ def sending(
     # worker the run of a message that arrives too late to matter
     expires_at = time.time() + settings.send_deadline_s
     outbound = yield from RideAlong(
-        ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
+        send_outbound, ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
     )
     admission = yield from admit_op(
         ticket=ticket,

@@ -364,10 +364,12 @@ def begin_check_op(
     max_failures: int,
     purpose: str = "",
     now_ms: int | None = None,
+    outbound: Outbound | None = None,
 ) -> Op[CheckReservation]:
     """Count a check against its limits and reserve an answer against the number's live code
     (see lua/check_begin.lua), or change nothing when a limit refuses. With ``purpose``, only
-    a live code sent for that purpose is reserved (``wrongpurpose`` otherwise)."""
+    a live code sent for that purpose is reserved (``wrongpurpose`` otherwise). ``outbound`` is
+    the check task's message (:mod:`producers.outbound`), queued only with a reservation."""
     rule_keys, rule_args = _rule_keys_and_args(rules)
     keys = [constants.stats_key("checks"), *live_code_keys, *rule_keys]
     args: list[Any] = [
@@ -378,6 +380,7 @@ def begin_check_op(
         len(live_code_keys),
         purpose,
         constants.record_key(""),
+        *(["", ""] if outbound is None else [outbound.queue, outbound.message]),
         *rule_args,
     ]
     return Op("check_begin", keys, args, _reservation)

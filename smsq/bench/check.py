@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -144,7 +143,7 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
     from producers import check_code  # noqa: PLC0415
     from producers.connections import get_redis  # noqa: PLC0415
     from producers.constants import PING_TASK_NAME  # noqa: PLC0415
-    from producers.rpc import Answer, call_workers  # noqa: PLC0415
+    from producers.rpc import Answer, Call, call_workers  # noqa: PLC0415
 
     runtime = sdk_runtime()
     reused = bed.emulator.sdk_client()
@@ -166,14 +165,7 @@ def _variants(bed: Bed, modes: _Modes) -> dict[str, Callable[[], object]]:
             return check_code(*wrong())
 
     def bare() -> object:
-        reply = call_workers(
-            PING_TASK_NAME,
-            kwargs={},
-            kwargsrepr={},
-            now_ms=int(time.time() * 1000),
-            timeout_s=5,
-            socket_timeout_s=5,
-        )
+        reply = call_workers(Call(PING_TASK_NAME, kwargs={}, kwargsrepr={}, timeout_s=5), socket_timeout_s=5)
         if reply.answer is not Answer.PONG:
             raise RuntimeError(f"smsq.ping answered {reply.answer}")
         return reply

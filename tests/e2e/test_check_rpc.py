@@ -22,6 +22,7 @@ import redis
 
 from producers import CheckResult, SendState, ServiceUnavailable, acheck_code, check_code, send_code
 from producers.constants import CHECK_QUEUE
+from producers.rpc import REDIS_CLOCK
 from smsq.devstack.processes import Child, Stack, wait_until
 from smsq.net import free_port
 from tests.conftest import EmulatorHandle, clear_process_caches, record_sent
@@ -204,3 +205,34 @@ def test_a_late_answer_counts_once_never_passes_the_check_and_leaves_no_key(
     assert redis_client.get(f"smsq:checks:{ticket}") == "1"  # counted once, not given back
     assert redis_client.hget(f"smsq:send:{ticket}", "state") == "sent"  # never verified
     assert rpc_keys(redis_client) == []
+
+
+@pytest.mark.usefixtures("workers", "check_worker")
+@pytest.mark.parametrize("error_s", [-30.0, 30.0], ids=["reading-behind", "reading-ahead"])
+def test_a_wrong_reading_of_the_redis_clock_never_yields_a_wrong_verdict_and_is_corrected(
+    web_env: dict[str, str],
+    emulator: EmulatorHandle,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    error_s: float,
+) -> None:
+    """A call's deadline is set from this process's reading of the Redis clock, before its
+    reservation (whose script queues the task). Read 30 s behind, the deadline has passed by the
+    server's clock: no worker may take the call, so the caller gets ServiceUnavailable at once
+    and the attempt back; read 30 s ahead, the caller still waits no longer than its timeout. The
+    reservation's reply corrects the reading: the next check is answered."""
+    phone = fresh_number()
+    code = sent_code(phone, emulator)
+    monkeypatch.setattr(REDIS_CLOCK, "_offset_ms", REDIS_CLOCK._offset_ms + error_s * 1000)
+    started = time.monotonic()
+    if error_s < 0:
+        with pytest.raises(ServiceUnavailable, match="no check worker answered"):
+            check_code(phone, "00000000")
+        assert time.monotonic() - started < TIMEOUT_S
+        assert emulator.stats()["check_requests"] == 0
+        assert check_code(phone, "00000000") == CheckResult(False, 4)  # the first was given back
+    else:
+        assert check_code(phone, "00000000") == CheckResult(False, 4)
+    assert abs(REDIS_CLOCK.now_ms() - int(redis_client.time()[0]) * 1000) < 2000
+    assert check_code(phone, code).passed
+    wait_until(lambda: rpc_keys(redis_client) == [], timeout_s=5, what="the calls' keys to go")

@@ -1,8 +1,10 @@
-"""A send's message rides in its admission script: what Celery would publish, queued atomically."""
+"""A send's message rides in its admission script, and a check's in its reservation's: what Celery would
+publish, queued atomically."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
@@ -13,10 +15,12 @@ from typing import Any
 import pytest
 import redis
 
-from producers import RateLimited, send_code
+from producers import CheckResult, RateLimited, ServiceUnavailable, check_code, send_code
+from producers.constants import CHECK_QUEUE, CHECK_TASK_NAME
 from producers.outbound import rides_with_admission
-from producers.publisher import publish_send
-from tests.conftest import clear_process_caches, use_settings
+from producers.publisher import call_options, publish_call, publish_send
+from smsq.devstack.processes import Stack
+from tests.conftest import clear_process_caches, record_sent, use_settings
 
 LANE = "parked"  # no worker consumes it: messages stay for the test to read
 
@@ -169,3 +173,55 @@ def test_with_another_broker_the_send_is_published_after_its_admission(
         broker.delete(f"smsq.{lane}")
         broker.close()
         clear_process_caches()
+
+
+@pytest.fixture
+def lonely_check_env(
+    smsq_env: dict[str, str], processes: Stack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[redis.Redis]:
+    """Worker mode on a Redis of its own that no check worker serves: a check's message stays."""
+    lonely_url = processes.redis()
+    worker_mode = {"SMSQ_REDIS_URL": lonely_url, "SMSQ_CHECK_MODE": "worker", "SMSQ_CHECK_TIMEOUT_S": "0.3"}
+    use_settings(monkeypatch, worker_mode)
+    client = redis.Redis.from_url(lonely_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def test_a_checks_reservation_queues_the_message_celery_would_publish(lonely_check_env: redis.Redis) -> None:
+    """In worker mode the check task rides in the reservation's script (check_begin.lua)."""
+    client = lonely_check_env
+    record_sent(client, "13511114401")
+    with pytest.raises(ServiceUnavailable, match="no check worker answered"):
+        check_code("13511114401", "123456")
+    [raw] = client.lrange(CHECK_QUEUE, 0, -1)
+    by_script = json.loads(raw)
+    [token], kwargs, _ = json.loads(base64.b64decode(by_script["body"]))
+    assert set(kwargs) == {"v", "sealed", "deadline_ms"}
+    publish_call(
+        call_options(
+            CHECK_TASK_NAME,
+            token=token,
+            kwargs=kwargs,
+            kwargsrepr={"phone": "135****4401"},
+            expires=dt.datetime.fromtimestamp(time.time() + 5, tz=dt.UTC),
+        )
+    )
+    by_celery = json.loads(client.lpop(CHECK_QUEUE))
+    assert _comparable(by_script) == _comparable(by_celery)
+    assert "13511114401" not in raw and "123456" not in raw
+    assert [client.get(key) for key in client.scan_iter("smsq:checks:*")] == ["0"]  # given back
+
+
+def test_a_refused_check_queues_nothing(
+    lonely_check_env: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = lonely_check_env
+    assert check_code("13511114402", "123456") == CheckResult(False, 0)  # no live code
+    use_settings(monkeypatch, {"SMSQ_CHECK_IP_LIMITS": "1/minute"})
+    record_sent(client, "13511114403")
+    with pytest.raises(ServiceUnavailable):
+        check_code("13511114403", "123456", client_ip="203.0.113.9")
+    with pytest.raises(RateLimited):
+        check_code("13511114403", "123456", client_ip="203.0.113.9")
+    assert client.llen(CHECK_QUEUE) == 1  # only the one admitted check's
