@@ -71,7 +71,7 @@ class StepTimer:
     (module functions in ``producers.send``, methods on their classes) and put back after it."""
 
     def __init__(self) -> None:
-        from producers import outbound, send  # noqa: PLC0415
+        from producers import send  # noqa: PLC0415
         from producers.guard import Guard  # noqa: PLC0415
         from producers.store import RecordStore  # noqa: PLC0415
 
@@ -79,7 +79,7 @@ class StepTimer:
             "parse": (send, "normalize_phone"),
             "rules": (Guard, "rules_for"),
             "admit": (RecordStore, "run"),  # the only script a send runs (admit_op)
-            "message": (outbound, "send_outbound"),
+            "message": (send, "send_outbound"),
         }
         self.samples: dict[str, list[float]] = {name: [] for name in [*self._steps, "other", "total"]}
 
