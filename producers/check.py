@@ -69,7 +69,7 @@ def checking(
     guard = get_guard()
     live_code_keys = guard.keyring.live_code_keys(number, scheme)
     call = check_call(number, code, scheme, masked=masked) if settings.check_mode == "worker" else None
-    outbound = None if call is None else (yield from RideAlong(call_outbound, call.options()))
+    outbound = None if call is None else (yield from RideAlong(call_outbound, call))
     reservation = yield from begin_check_op(
         live_code_keys=live_code_keys,
         rules=guard.check_rules_for(number, bucket),

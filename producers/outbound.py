@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from celery import Celery
     from kombu.messaging import Producer
 
+    from producers.rpc import Call
+
 P = ParamSpec("P")
 
 
@@ -46,13 +48,19 @@ class Outbound:
     events: tuple[tuple[str, str], ...] = ()
 
     def script_args(self) -> list[str | int]:
-        """As ``enqueue.lua`` reads them: the queue, the message, the count of events, their pairs."""
+        """As the scripts read them (``read_outbound`` in the prelude): the queue, the message, the
+        count of events, their pairs."""
         return [
             self.queue,
             self.message,
             len(self.events),
             *(part for event in self.events for part in event),
         ]
+
+
+def outbound_args(outbound: Outbound | None) -> list[str | int]:
+    """``outbound``'s script arguments; for None, those of no message (the caller publishes it)."""
+    return ["", "", 0] if outbound is None else outbound.script_args()
 
 
 def rides_with_admission() -> bool:
@@ -101,10 +109,10 @@ def send_outbound(ticket: str, *, lane: str, masked_phone: str, purpose: str, ex
     return _recorded(producer_app(), options)
 
 
-def call_outbound(options: dict[str, Any]) -> Outbound:
-    """The command that queues an RPC call (:func:`producers.publisher.call_options`), as
-    :func:`producers.publisher.publish_call` would publish it: no task-sent event. CPU work only."""
-    return _recorded(producer_app(sent_events=False), options)
+def call_outbound(call: Call) -> Outbound:
+    """The command that queues an RPC call, as :func:`producers.publisher.publish_call` would
+    publish it: no task-sent event. CPU work only."""
+    return _recorded(producer_app(sent_events=False), call.options())
 
 
 def _recorded(app: Celery, options: dict[str, Any]) -> Outbound:

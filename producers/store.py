@@ -23,6 +23,7 @@ from producers import constants
 from producers.connections import get_async_redis, get_redis
 from producers.effect import Effect
 from producers.errors import ServiceUnavailable, TicketNotFound
+from producers.outbound import outbound_args
 from producers.receipts import MAX_DELIVERY_SERIES, ReceiptBatch, ReceiptOutcome
 from producers.records import SendState, SendStatus
 from producers.scripts import AsyncScripts, Scripts
@@ -302,7 +303,7 @@ def admit_op(
         *(["off", 0, 0, 0, 0, 0, "", 0, 0] if breaker is None else breaker.script_args()),
         constants.stats_key("conversion"),
         MAX_PURPOSE_SERIES,
-        *(["", "", 0] if outbound is None else outbound.script_args()),
+        *outbound_args(outbound),
         *rule_args,
     ]
     pump_keys = () if breaker is None else breaker.keys
@@ -380,7 +381,7 @@ def begin_check_op(
         len(live_code_keys),
         purpose,
         constants.record_key(""),
-        *(["", ""] if outbound is None else [outbound.queue, outbound.message]),
+        *outbound_args(outbound),
         *rule_args,
     ]
     return Op("check_begin", keys, args, _reservation)

@@ -3,8 +3,8 @@
 --
 -- KEYS[1] global check counters, KEYS[2..] the number's live-code key names (ARGV[5] of them: the
 -- current first), then each rule's sliding-window logs (see read_rules in the prelude)
--- ARGV[8], ARGV[9]: a check task's queue and Celery message, queued only with a reservation ("" for
--- none: a direct check, or one published after this script), see producers/outbound.py
+-- ARGV[8..]: the check task's Celery message (see read_outbound), queued only with a reservation
+-- (none for a direct check, or one published after this script), see producers/outbound.py
 -- Returns one of
 --   {"limited", rule name, retry_after_ms}  a check limit refused: nothing counted
 --   {"nocode"}                 no live code: the check fails at no cost (no provider call); it
@@ -24,8 +24,8 @@ local counter_prefix = ARGV[4]             -- + ticket = the code's answer count
 local live_names = tonumber(ARGV[5])
 local purpose = ARGV[6]                    -- "" checks whatever purpose the live code has
 local record_prefix = ARGV[7]              -- + ticket = its send record (which holds the purpose)
-local out_queue, out_message = ARGV[8], ARGV[9]
-local rules = read_rules(10, 2 + live_names)
+local outbound, rules_at = read_outbound(8)
+local rules = read_rules(rules_at, 2 + live_names)
 
 local limited = full_rule(rules, now_ms)
 if limited then
@@ -61,5 +61,5 @@ end
 used = redis.call("INCR", counter)
 redis.call("PEXPIRE", counter, code_left_ms)  -- the count lives as long as its code
 redis.call("HINCRBY", KEYS[1], "asked", 1)
-if out_queue ~= "" then redis.call("LPUSH", out_queue, out_message) end
+queue_outbound(outbound)
 return {"ok", ticket, tostring(used), tostring(now_ms)}

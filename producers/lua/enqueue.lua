@@ -40,12 +40,11 @@ local pump_receipt_grace_ms = tonumber(ARGV[25])  -- sends younger than this awa
 local conversion_stats = ARGV[26]         -- sends and verifications by purpose (verified.lua)
 local max_purposes = tonumber(ARGV[27])   -- purposes counted apart; then "other"
 -- The send's Celery message and its task-sent events, built by Celery (producers/outbound.py), pushed
--- here with the record, so an admitted send is always queued; "" when another broker publishes it.
-local out_queue, out_message = ARGV[28], ARGV[29]
-local out_events = tonumber(ARGV[30])     -- then that many (channel, payload) pairs
+-- here with the record, so an admitted send is always queued; none when another broker publishes it.
+local outbound, rules_at = read_outbound(28)
 local PUMP_AT = 3
 local IDEMPOTENCY_AT = PUMP_AT + pump_names
-local rules = read_rules(31 + 2 * out_events, IDEMPOTENCY_AT + idempotency_names)
+local rules = read_rules(rules_at, IDEMPOTENCY_AT + idempotency_names)
 
 for i = 1, idempotency_names do
   local existing = redis.call("GET", KEYS[IDEMPOTENCY_AT + i - 1])
@@ -125,12 +124,7 @@ if pump_names > 0 then
   -- verified.lua and receipts.lua find the logs through the record: they never see the number
   redis.call("HSET", KEYS[1], "pump_sent", pump_sent, "pump_ok", pump_ok, "pump_dl", pump_dl)
 end
-if out_queue ~= "" then
-  redis.call("LPUSH", out_queue, out_message)
-  for i = 1, out_events do
-    redis.call("PUBLISH", ARGV[29 + 2 * i], ARGV[30 + 2 * i])
-  end
-end
+queue_outbound(outbound)
 count_minute(minute_prefix, now_ms, "queued")
 count_purpose(conversion_stats, "sent", purpose, max_purposes)
 return {"ok", ticket, tostring(now_ms), table.concat(monitored, ","), tripped}

@@ -30,6 +30,23 @@ end
 -- record drops it as it becomes final, so no finished send keeps even the encrypted number.
 local SEALED_PHONE = "sealed_phone"
 
+-- A task's Celery message as producers/outbound.py passes it (Outbound.script_args), from ARGV[at]:
+-- the queue ("" for none: the caller publishes it itself), the message, the count of its events,
+-- then that many (channel, payload) pairs. Returns it, and the index of the next argument.
+local function read_outbound(at)
+  local events = tonumber(ARGV[at + 2])
+  return {queue = ARGV[at], message = ARGV[at + 1], events = events, at = at}, at + 3 + 2 * events
+end
+
+-- Queue the message read by read_outbound and publish its events (nothing when there is none).
+local function queue_outbound(out)
+  if out.queue == "" then return end
+  redis.call("LPUSH", out.queue, out.message)
+  for i = 1, out.events do
+    redis.call("PUBLISH", ARGV[out.at + 1 + 2 * i], ARGV[out.at + 2 + 2 * i])
+  end
+end
+
 -- Sliding-window limits (producers.guard): one log per rule subject, a ZSET of event ids scored by
 -- time in ms. A rule reads several logs (its subject named under each listed hash key, during a key
 -- rotation) and writes only the first.
