@@ -40,8 +40,12 @@ def free_port() -> int:
 
 
 def port_or_free(preferred: int) -> int:
-    """``preferred`` if nothing listens there, else any free port."""
+    """``preferred`` if nothing listens there, else any free port.
+
+    The probe binds as the servers do, with ``SO_REUSEADDR``: connections a stopped stack left in
+    TIME_WAIT (a minute) do not keep a restart off its usual port; a listener still does."""
     with socket.socket() as sock, contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", preferred))
         return preferred
     return free_port()
