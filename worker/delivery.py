@@ -107,6 +107,12 @@ class TooLate(Exception):
     """Raised when the upstream rate cannot give the send a slot before its deadline."""
 
 
+class LeaseLost(Exception):
+    """Raised before a provider call when this run no longer holds its send: its lease lapsed
+    while its process stood still (paused, swapped out, cut off from Redis) during a sleep, and
+    another run may have taken the send and sent it."""
+
+
 class AmbiguityUnresolved(errors.ProviderPermanent):
     """Raised when an ambiguous attempt could not be confirmed inside the provider's interval."""
 
@@ -135,8 +141,11 @@ class RunResult(enum.StrEnum):
 
     @classmethod
     def of(cls, state: SendState | None) -> RunResult:
-        """The result for the state a record holds after a run finished it."""
-        return cls.MISSING if state is None else cls(state.value)
+        """The result for the state a record holds after a run finished it: ``BUSY`` when it is
+        not final (the run's lease had lapsed and another run holds the send, so nothing landed)."""
+        if state is None:
+            return cls.MISSING
+        return cls(state.value) if state.final else cls.BUSY
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,9 @@ class Delivery:
             run.park(park.slot_at)
             metrics.limiter_parked(claim.lane)
             return Outcome(RunResult.PARKED, "rate", claim.lane)
+        except LeaseLost:
+            # another run holds the send (or the recovery sweep hands it to one): leave it to it
+            return Outcome(RunResult.BUSY, "lease_lost", claim.lane)
         except errors.ServiceUnavailable:
             with contextlib.suppress(errors.ServiceUnavailable):
                 run.hand_back()
@@ -366,7 +378,9 @@ class _Run:
         }
 
     def _once(self) -> SendReceipt:
-        self._take_token()
+        slept = self._take_token()
+        if slept or self.last_call_at is not None:
+            self._still_held()
         if self.ambiguous_since is not None:
             window_ends = self.ambiguous_since + self.d.settings.provider_interval_s - AMBIGUITY_MARGIN_S
             if self.now() > window_ends:
@@ -399,8 +413,18 @@ class _Run:
             self.d.limiter.penalize(self.claim.lane, THROTTLE_PENALTY_S)
         raise exc
 
-    def _take_token(self) -> None:
-        """Wait for this attempt's rate token: the slot an earlier run reserved, or a new one."""
+    def _still_held(self) -> None:
+        """Raise :class:`LeaseLost` unless this run still holds its send (renewing its lease).
+
+        Checked before every provider call that follows a sleep (a rate slot, a retry's backoff):
+        the claim proved the lease only for the call right after it."""
+        leases = self.d.leases
+        if leases is not None and not leases.still_holds(self.ticket, self.token):
+            raise LeaseLost
+
+    def _take_token(self) -> bool:
+        """Wait for this attempt's rate token: the slot an earlier run reserved, or a new one.
+        Returns whether it slept for it."""
         max_sleep = self.d.settings.limiter_max_sleep_s
         if self.slot_at is not None:
             slot_at, self.slot_at = self.slot_at, None
@@ -431,9 +455,11 @@ class _Run:
             wait = decision.go_after_s
             if wait > max_sleep:
                 raise Park(self.now() + wait)
-        if wait > 0:
-            metrics.limiter_waited(self.claim.lane, wait)
-            self.d.sleep(wait)
+        if wait <= 0:
+            return False
+        metrics.limiter_waited(self.claim.lane, wait)
+        self.d.sleep(wait)
+        return True
 
     def _wait(self, state: RetryCallState) -> float:
         s = self.d.settings

@@ -48,6 +48,14 @@ class LeaseKeeper:
             with self._lock:
                 self._held.pop(ticket, None)
 
+    def still_holds(self, ticket: str, token: str) -> bool:
+        """Renew the lease ``token`` on ``ticket`` now; False when it lapsed and is no longer this
+        run's (another run may hold the send)."""
+        renewed: int = self._scripts.run(
+            "renew", [lease_key(ticket), inflight_key()], [self._lease_ms, token, ticket]
+        )
+        return renewed == 1
+
     def renew(self) -> int:
         """Renew every lease held now; returns how many were still this process's."""
         with self._lock:

@@ -30,8 +30,10 @@ if token == "" and lease then
   -- a decision made outside any run (an expired duplicate message) never overrides a live run
   return state
 end
-if token ~= "" and lease ~= token and new_state == "queued" then
-  -- this run's lease ran out and another run may own the send now: only a final state may land
+if token ~= "" and lease ~= token and new_state ~= "sent" then
+  -- this run's lease ran out (its process stood still) and another run may own the send now: only
+  -- the provider's OK, a fact, may land. Its failure may be the other run's doing (a FREQUENCY
+  -- refusal caused by that run's SMS), and the other run, or the next, ends the send anyway.
   return state
 end
 

@@ -22,6 +22,7 @@ from producers.settings import Settings, get_settings
 from producers.store import RecordStore
 from tests.conftest import TEST_HASH_KEY, EmulatorHandle
 from worker.delivery import Delivery
+from worker.leases import LeaseKeeper
 from worker.limiter import UpstreamLimiter
 
 
@@ -410,6 +411,106 @@ def test_a_run_that_lost_its_lease_cannot_hand_the_send_back(delivery: Delivery)
     delivery.store.claim(ticket, lease_s=30, token="owner")
     state = delivery.store.finish(ticket, SendState.QUEUED, live_code_keys=(), code_ttl_s=300, token="stale")
     assert state == "sending"
+
+
+def _taken_over(delivery: Delivery, ticket: str, redis_client: redis.Redis) -> None:
+    """A run "stale" claimed ``ticket``, its lease lapsed (its process stood still), and a run
+    "owner" claimed the send after it."""
+    assert delivery.store.claim(ticket, lease_s=30, token="stale").outcome == "claimed"
+    redis_client.delete(f"smsq:lease:{ticket}")
+    assert delivery.store.claim(ticket, lease_s=30, token="owner").outcome == "claimed"
+
+
+@pytest.mark.parametrize("state", [SendState.FAILED, SendState.EXPIRED])
+def test_a_run_that_lost_its_lease_cannot_end_the_send_another_run_now_holds(
+    delivery: Delivery, redis_client: redis.Redis, state: SendState
+) -> None:
+    ticket = admit(delivery, "13522223344")
+    _taken_over(delivery, ticket, redis_client)
+
+    stale = delivery.store.finish(
+        ticket,
+        state,
+        live_code_keys=(),
+        code_ttl_s=300,
+        token="stale",
+        fields={"reason": "provider_frequency"},
+    )
+    assert stale == "sending"  # e.g. the owner's own SMS made the stale run's call fail: not a fact
+    live = "smsq:test:live-code"
+    owner = delivery.store.finish(
+        ticket, SendState.SENT, live_code_keys=(live,), code_ttl_s=300, token="owner"
+    )
+    assert owner == "sent"
+    assert redis_client.get(live) == ticket  # the code the user got is the one a check passes
+    assert delivery.store.status(ticket).state == "sent"
+
+
+def test_a_run_that_lost_its_lease_still_records_a_send_the_provider_took(
+    delivery: Delivery, redis_client: redis.Redis
+) -> None:
+    ticket = admit(delivery, "13522223345")
+    _taken_over(delivery, ticket, redis_client)
+
+    live = ("smsq:test:live-code",)
+    state = delivery.store.finish(ticket, SendState.SENT, live_code_keys=live, code_ttl_s=300, token="stale")
+    assert state == "sent"  # the provider's OK is a fact, whoever holds the lease
+    assert (
+        delivery.store.finish(ticket, SendState.FAILED, live_code_keys=(), code_ttl_s=300, token="owner")
+        == "sent"
+    )
+
+
+def test_a_run_whose_lease_lapsed_while_it_slept_never_calls_the_provider_again(
+    settings: Settings, delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
+) -> None:
+    """The process of run "stale" stands still in a retry's backoff (paused, swapped out) longer
+    than its lease; the recovery sweep hands the send to run "owner", which sends it. When "stale"
+    wakes up it must not send a second code."""
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
+    ticket = admit(delivery, "13900000011")  # first request dropped unprocessed, then normal
+    seen: list[int] = []
+
+    def stood_still(seconds: float) -> None:
+        redis_client.delete(f"smsq:lease:{ticket}")  # the lease lapsed meanwhile
+        owner = Delivery(
+            delivery.store, delivery.provider, delivery.limiter, settings, sleep=FakeClock().sleep
+        )
+        assert owner.deliver(ticket, token="owner").result == "sent"
+        seen.append(requests_seen(emulator))
+
+    stale = Delivery(
+        delivery.store,
+        delivery.provider,
+        delivery.limiter,
+        settings,
+        leases=LeaseKeeper(client, settings.run_lease_s),
+        sleep=stood_still,
+    )
+    outcome = stale.deliver(ticket, token="stale")
+
+    assert (outcome.result, outcome.reason) == ("busy", "lease_lost")
+    assert seen == [2] and requests_seen(emulator) == 2  # the stale run asked nothing after waking
+    assert len(emulator.messages("13900000011")) == 1
+    assert delivery.store.status(ticket).state == "sent"
+
+
+def test_a_run_that_slept_for_its_rate_slot_still_sends_while_it_holds_its_lease(
+    settings: Settings, delivery: Delivery, emulator: EmulatorHandle
+) -> None:
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
+    ticket = admit(delivery, "13900000011")  # a retry: the second call follows a backoff sleep
+    run = Delivery(
+        delivery.store,
+        delivery.provider,
+        delivery.limiter,
+        settings,
+        leases=LeaseKeeper(client, settings.run_lease_s),
+        sleep=FakeClock().sleep,
+    )
+    assert run.deliver(ticket, token="only").result == "sent"
+    assert requests_seen(emulator) == 2
+    assert len(emulator.messages("13900000011")) == 1
 
 
 def test_deadlines_and_windows_are_judged_on_the_redis_clock_not_the_workers(
