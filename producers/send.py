@@ -119,16 +119,22 @@ def sending(
     for rule in admission.monitored:
         yield from Count("monitored", rule)
         log_event("send.limit_monitored", phone=masked, rule=rule)
+    state = SendState.QUEUED
     if outbound is None:
         try:
             yield from Blocking(
                 publish_send, ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
             )
         except ServiceUnavailable:
-            yield from unadmit_op(ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys)
-            raise
+            undone = yield from unadmit_op(
+                ticket, "publish_failed", rules=rules, idempotency_keys=idempotency_keys
+            )
+            if undone is None or undone is SendState.FAILED:
+                raise
+            # the broker took the message after all (only its reply was lost): a worker has the send
+            state = undone
     log_event("send.queued", ticket=admission.ticket, phone=masked, lane=lane, purpose=purpose)
-    return Ticket(admission.ticket, SendState.QUEUED, admission.created_at, masked, lane, purpose)
+    return Ticket(admission.ticket, state, admission.created_at, masked, lane, purpose)
 
 
 send_code = blocking(sending, "send_code")

@@ -319,16 +319,19 @@ def admit_op(
 
 def unadmit_op(
     ticket: str, reason: str, *, rules: tuple[LimitRule, ...], idempotency_keys: tuple[str, ...]
-) -> Op[None]:
-    """End a send that could not even be queued (the broker refused it) as ``failed``, and
-    give back what its admission took: its place in every limit and its idempotency key."""
+) -> Op[SendState | None]:
+    """End a send whose publish failed as ``failed``, and give back what its admission took: its
+    place in every limit and its idempotency key. Unless a worker has taken it already (the
+    broker got the message, only its reply was lost): then nothing changes. Returns the state
+    the send is in afterwards (None without a record)."""
     keys = [
         constants.record_key(ticket),
+        constants.lease_key(ticket),
         *idempotency_keys[:1],
         *(rule.key for rule in rules),
         constants.inflight_key(),
     ]
-    return Op("unadmit", keys, [ticket, reason, "1" if idempotency_keys else "0"], _nothing)
+    return Op("unadmit", keys, [ticket, reason, "1" if idempotency_keys else "0"], _state_or_none)
 
 
 def status_op(ticket: str, *, receipt_wait_s: float = constants.DEFAULT_RECEIPT_WAIT_S) -> Op[SendStatus]:
@@ -411,6 +414,11 @@ def check_passed_op(ticket: str, *, live_code_keys: tuple[str, ...]) -> Op[str]:
 
 def _nothing(_reply: Any) -> None:
     return None
+
+
+def _state_or_none(reply: Any) -> SendState | None:
+    """A script's reply naming a send's state, or ``"missing"``."""
+    return None if reply == "missing" else SendState(reply)
 
 
 def _runs(build: Callable[P, Op[T]]) -> Callable[Concatenate[RecordStore, P], T]:
@@ -586,8 +594,7 @@ class RecordStore:
             constants.orphans_key(),
             *live_code_keys,
         ]
-        result: str = self._scripts.run("finish", keys, args)
-        return None if result == "missing" else SendState(result)
+        return _state_or_none(self._scripts.run("finish", keys, args))
 
     # --- checks ---------------------------------------------------------------------------------
 

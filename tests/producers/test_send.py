@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -15,9 +16,11 @@ from producers import (
     SendState,
     ServiceUnavailable,
     UnknownLane,
+    asend_code,
     get_status,
     send_code,
 )
+from producers.store import RecordStore
 from smsq.net import free_port
 from tests.conftest import clear_process_caches, limit_log_key
 
@@ -181,6 +184,32 @@ def test_a_send_the_broker_refuses_fails_and_gives_back_its_limits_and_key(
     assert producer.zcard(limit_log_key("phone", "13511112232")) == 0
     assert list(producer.scan_iter("smsq:idem:*")) == []
     assert "sealed_phone" not in record  # a failed send keeps not even the sealed number
+
+
+def test_a_send_whose_publish_reply_was_lost_after_a_worker_took_it_goes_on(
+    producer: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker took the message and a worker claimed the send, then the publish's reply was
+    lost: the caller gets its ticket, and the running send is not failed under the worker."""
+    import producers.send
+
+    published = producers.send.publish_send
+
+    def reply_lost(ticket: str, **options: object) -> None:
+        published(ticket, **options)  # type: ignore[arg-type]
+        assert RecordStore(producer).claim(ticket, lease_s=30, token="worker").outcome == "claimed"
+        raise ServiceUnavailable("Redis is unavailable")
+
+    monkeypatch.setattr(producers.send, "publish_send", reply_lost)
+    # the async API publishes after the admission (the sync one has the admission queue it)
+    ticket = asyncio.run(asend_code("13511112240", lane="parked", idempotency_key="k-2"))
+
+    assert ticket.state is SendState.SENDING
+    assert get_status(ticket.id).state is SendState.SENDING
+    assert len(_queued_messages(producer, "smsq.parked")) == 1
+    assert producer.zcard(limit_log_key("phone", "13511112240")) == 1  # it still counts
+    again = send_code("13511112240", lane="parked", idempotency_key="k-2")
+    assert again.duplicate and again.id == ticket.id  # a retry with the key finds the same send
 
 
 @pytest.fixture
