@@ -116,7 +116,8 @@ def rpc_reply_key(token: str) -> str:
 
 
 def rpc_claim_key(token: str) -> str:
-    """Who holds a check in flight: ``claimed`` by a worker, or ``gone`` / ``abandoned`` by its caller."""
+    """Who holds a check in flight: ``claimed`` by a worker, or ``gone`` / ``abandoned`` by its
+    caller; ``answered`` until the call's deadline once a worker answered (a copy is refused)."""
     return f"{KEY_PREFIX}rpc:{token}"
 
 

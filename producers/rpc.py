@@ -80,6 +80,8 @@ class Settled(enum.StrEnum):
     CLAIMED = "claimed"
     LATE = "late"
     ABANDONED = "abandoned"
+    #: a copy of a message whose call was answered already
+    ANSWERED = "answered"
 
 
 #: The errors an answer may carry, rebuilt by name on the caller's side.
@@ -150,10 +152,12 @@ class RpcCalls:
         result = self._scripts.run("rpc_claim", [constants.rpc_claim_key(token)], args)
         return Settled(result)
 
-    def reply(self, token: str, reply: Reply) -> bool:
-        """Push the answer for the caller; False when the caller had given up (answer dropped)."""
+    def reply(self, token: str, reply: Reply, *, deadline_ms: int, now_ms: int | None = None) -> bool:
+        """Push the answer for the caller; False when the caller had given up (answer dropped).
+        The call stays marked answered until ``deadline_ms``, so a copy of its message is refused."""
         keys = [constants.rpc_claim_key(token), constants.rpc_reply_key(token)]
-        return bool(self._scripts.run("rpc_reply", keys, [reply.to_text(), REPLY_TTL_MS]))
+        args = [reply.to_text(), REPLY_TTL_MS, deadline_ms, "" if now_ms is None else now_ms]
+        return bool(self._scripts.run("rpc_reply", keys, args))
 
     def abandon(self, token: str, *, deadline_ms: int, now_ms: int | None = None) -> Reply | bool:
         """Settle a call whose wait ran out (see :func:`abandon_op`)."""

@@ -42,7 +42,7 @@ def answer_check(
         reply = Reply.failure(Answer.ERROR, exc)
     except errors.SmsqError as exc:  # the sealed payload opens with none of our keys
         reply = Reply.failure(Answer.NO_VERDICT, exc)
-    pushed = calls.reply(token, reply)
+    pushed = calls.reply(token, reply, deadline_ms=deadline_ms)
     outcome = "answered" if pushed else "dropped"
     logger.info("check.%s token=%s latency_ms=%.1f", outcome, token, (time.perf_counter() - started) * 1000)
     return outcome
@@ -53,4 +53,4 @@ def answer_ping(calls: RpcCalls, settings: Settings, *, token: str, deadline_ms:
     settled = calls.claim(token, deadline_ms=deadline_ms, hold_ms=hold_ms(settings))
     if settled is not Settled.CLAIMED:
         return settled.value
-    return "answered" if calls.reply(token, Reply(Answer.PONG)) else "dropped"
+    return "answered" if calls.reply(token, Reply(Answer.PONG), deadline_ms=deadline_ms) else "dropped"

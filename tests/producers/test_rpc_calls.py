@@ -37,9 +37,30 @@ def test_a_worker_claims_before_the_deadline_and_its_answer_reaches_the_caller_l
     call = token()
     assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW) is Settled.CLAIMED
     assert 0 < redis_client.pttl(rpc_claim_key(call)) <= DEADLINE - NOW + HOLD
-    assert calls.reply(call, Reply(Answer.FAILED))
+    assert calls.reply(call, Reply(Answer.FAILED), deadline_ms=DEADLINE, now_ms=NOW + 100)
     text = wait_for_reply(redis_client, rpc_reply_key(call), 1.0, socket_timeout_s=5.0)
     assert text is not None and Reply.from_text(text) == Reply(Answer.FAILED)
+    # only the mark that the call was answered, and only until its deadline
+    assert keys(redis_client) == [rpc_claim_key(call)]
+    assert 0 < redis_client.pttl(rpc_claim_key(call)) <= DEADLINE - NOW - 100
+
+
+def test_a_copy_of_an_answered_call_asks_the_provider_nothing(
+    calls: RpcCalls, redis_client: redis.Redis
+) -> None:
+    """A publish retried after a lost reply, or a broker's redelivery, brings the same message
+    again: the second copy must not ask the provider a second time for one reserved attempt."""
+    call = token()
+    assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW) is Settled.CLAIMED
+    assert calls.reply(call, Reply(Answer.FAILED), deadline_ms=DEADLINE, now_ms=NOW + 100)
+    assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW + 200) is Settled.ANSWERED
+
+
+def test_an_answer_after_the_deadline_leaves_nothing(calls: RpcCalls, redis_client: redis.Redis) -> None:
+    call = token()
+    assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW) is Settled.CLAIMED
+    assert calls.reply(call, Reply(Answer.FAILED), deadline_ms=DEADLINE, now_ms=DEADLINE + 10)
+    redis_client.delete(rpc_reply_key(call))  # the caller's pop
     assert keys(redis_client) == []
 
 
@@ -63,8 +84,20 @@ def test_a_caller_gone_after_the_claim_keeps_the_attempt_and_the_late_answer_is_
     call = token()
     assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW) is Settled.CLAIMED
     assert calls.abandon(call, deadline_ms=DEADLINE, now_ms=DEADLINE) is True  # claimed: it counts
-    assert not calls.reply(call, Reply(Answer.PASSED))  # never reaches anyone
+    assert not calls.reply(
+        call, Reply(Answer.PASSED), deadline_ms=DEADLINE, now_ms=DEADLINE
+    )  # reaches no one
     assert keys(redis_client) == []
+
+
+def test_a_caller_gone_early_after_the_claim_still_stops_a_copy_until_the_deadline(
+    calls: RpcCalls, redis_client: redis.Redis
+) -> None:
+    call = token()
+    assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW) is Settled.CLAIMED
+    assert calls.abandon(call, deadline_ms=DEADLINE, now_ms=NOW + 10) is True
+    assert not calls.reply(call, Reply(Answer.PASSED), deadline_ms=DEADLINE, now_ms=NOW + 20)
+    assert calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW + 30) is Settled.ANSWERED
 
 
 def test_an_answer_pushed_just_as_the_wait_ran_out_is_still_the_callers(
@@ -72,7 +105,7 @@ def test_an_answer_pushed_just_as_the_wait_ran_out_is_still_the_callers(
 ) -> None:
     call = token()
     calls.claim(call, deadline_ms=DEADLINE, hold_ms=HOLD, now_ms=NOW)
-    calls.reply(call, Reply(Answer.PASSED))
+    calls.reply(call, Reply(Answer.PASSED), deadline_ms=DEADLINE, now_ms=DEADLINE)
     assert calls.abandon(call, deadline_ms=DEADLINE, now_ms=DEADLINE) == Reply(Answer.PASSED)
     assert keys(redis_client) == []
 
