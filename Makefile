@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-dev: $(STAMP)  ## run the whole stack locally: Redis, emulator, worker, Flower
+dev: $(STAMP)  ## run the whole stack locally: Redis, emulator, worker, check worker, gateway, Flower
 	$(BIN)/smsq dev
 
 demo: $(STAMP)  ## one-shot end-to-end proof

@@ -33,8 +33,8 @@ def _banner(local: LocalStack) -> str:
         "",
         "or from Python (with those settings in the environment):",
         "  from producers import send_code, check_code",
-        "  ticket = send_code('+86 135-1111-2222', purpose='login', client_ip='127.0.0.1')",
-        "  check_code('13511112222', '123456')",
+        "  ticket = send_code('+86 135-2222-3333', purpose='login', client_ip='127.0.0.1')",
+        "  check_code('13522223333', '123456')",
     ]
     return "\n".join(lines)
 
