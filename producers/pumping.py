@@ -36,6 +36,8 @@ from producers.settings import Settings
 PREFIX_DIGITS = 7
 #: The rule a breaker refusal names (``pumping:<prefix>`` to the caller).
 RULE = "pumping"
+#: Hex digits of a breaker's id in the logs: enough to tell the tripped prefixes apart.
+BREAKER_ID_HEX = 10
 #: With ``SMSQ_PUMPING_MIN_DELIVERY``, only sends older than this count for delivery: most
 #: carrier receipts arrive within seconds, and a send still waiting for its own proves nothing.
 RECEIPT_GRACE_S = 60
@@ -102,6 +104,13 @@ def breaker_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, str,
     return sent, verified, delivered, trip, strikes
 
 
+def breaker_id(keyring: Keyring, prefix: str) -> str:
+    """What logs name a prefix's breaker by: a keyed digest. A log line never holds the prefix
+    itself: next to a masked number of the same block (``135****2222``) it spells the whole number.
+    ``smsq admin breakers`` shows each prefix with its id."""
+    return keyring.digests("pump-id", prefix)[0][:BREAKER_ID_HEX]
+
+
 def rule_for(phone: str) -> str:
     """The rule a refusal names: ``pumping:<prefix>`` (the caller gave the number itself)."""
     return f"{RULE}:{phone[:PREFIX_DIGITS]}"
@@ -116,6 +125,8 @@ class Trip:
     mode: str
     #: Seconds until it lifts by itself.
     left_s: float
+    #: What the logs name it by (:func:`breaker_id`).
+    breaker: str
 
 
 def remember_trip(client: redis.Redis, keyring: Keyring, prefix: str, purpose: str) -> None:
@@ -148,7 +159,7 @@ def trips(client: redis.Redis, keyring: Keyring) -> list[Trip]:
             prefix, _, purpose = keyring.unseal(sealed).partition("|")
         except DecryptionFailed:
             continue  # sealed under a key no longer listed: it lifts by itself
-        found.append(Trip(prefix, purpose, str(mode), left_ms / 1000))
+        found.append(Trip(prefix, purpose, str(mode), left_ms / 1000, breaker_id(keyring, prefix)))
     if ended:
         with contextlib.suppress(redis.RedisError):
             client.hdel(constants.pumping_trips_key(), *ended)

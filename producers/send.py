@@ -18,7 +18,7 @@ from producers.logs import log_event
 from producers.outbound import RideAlong, send_outbound
 from producers.phone import mask_phone, normalize_phone
 from producers.publisher import publish_send
-from producers.pumping import PREFIX_DIGITS, Breaker, remember_trip, rule_for
+from producers.pumping import PREFIX_DIGITS, Breaker, breaker_id, remember_trip, rule_for
 from producers.pumping import RULE as PUMPING_RULE
 from producers.purposes import PURPOSE_NAME
 from producers.records import SendState, Ticket
@@ -98,8 +98,13 @@ def sending(
         prefix = number[:PREFIX_DIGITS]
         # rare (a trip), best effort, and on the sync client: a blocking call like the publish
         yield from Blocking(remember_trip, get_redis(), keyring, prefix, purpose)
-        # the prefix alone, never beside the masked number: the two together spell the number
-        log_event("pumping.tripped", prefix=prefix, purpose=purpose, mode=settings.pumping_mode)
+        # never the prefix itself: beside any masked number of its block it spells the number
+        log_event(
+            "pumping.tripped",
+            breaker=breaker_id(keyring, prefix),
+            purpose=purpose,
+            mode=settings.pumping_mode,
+        )
     if admission.outcome == "limited":
         yield from Count("rejected", admission.rule)
         log_event("send.rejected", phone=masked, rule=admission.rule, retry_after=admission.retry_after_s)

@@ -21,7 +21,7 @@ from producers.errors import ConfigurationError, SmsqError
 from producers.keyring import get_keyring
 from producers.logs import log_event
 from producers.phone import mask_phone, normalize_phone
-from producers.pumping import PREFIX_DIGITS, trips, unblock
+from producers.pumping import PREFIX_DIGITS, breaker_id, trips, unblock
 from producers.settings import get_settings
 from producers.store import store_for
 from smsq.cli.exits import exit_code_for
@@ -59,7 +59,8 @@ def unlock(phone: str, purpose: str | None) -> None:
 
 @admin.command()
 def breakers() -> None:
-    """List the pumping breakers tripped now: prefix, purpose, mode and time left."""
+    """List the pumping breakers tripped now: prefix, purpose, mode, time left, and the id the
+    logs name the breaker by."""
     try:
         tripped = trips(get_redis(), get_keyring())
     except ConfigurationError:
@@ -70,7 +71,8 @@ def breakers() -> None:
     if not tripped:
         click.echo("no pumping breaker is tripped")
     for trip in tripped:
-        click.echo(f"{trip.prefix}  {trip.purpose}  {trip.mode}  lifts in {trip.left_s:.0f} s")
+        lifts = f"lifts in {trip.left_s:.0f} s"
+        click.echo(f"{trip.prefix}  {trip.purpose}  {trip.mode}  {lifts}  breaker={trip.breaker}")
 
 
 @admin.command(name="unblock")
@@ -87,7 +89,8 @@ def unblock_prefix(prefix: str) -> None:
     except SmsqError as exc:
         click.echo(f"error: {exc} ({exc.reason})", err=True)
         raise SystemExit(exit_code_for(exc)) from None
-    log_event("admin.unblock", prefix=prefix, purposes=",".join(lifted) or "none")
+    # the breaker's id, never the prefix (see producers.pumping.breaker_id)
+    log_event("admin.unblock", breaker=breaker_id(get_keyring(), prefix), purposes=",".join(lifted) or "none")
     if not lifted:
         click.echo(f"{prefix} is not tripped: nothing to unblock")
         return

@@ -11,7 +11,7 @@ import redis
 
 from producers import RateLimited, SendState, send_code
 from producers.keyring import get_keyring
-from producers.pumping import Breaker, breaker_keys, trips, unblock
+from producers.pumping import Breaker, breaker_id, breaker_keys, trips, unblock
 from producers.receipts import Receipt, ReceiptBatch
 from producers.settings import get_settings
 from producers.store import AdmissionOutcome, RecordStore, conversion_counts
@@ -58,8 +58,14 @@ def test_a_prefix_whose_sends_never_verify_is_refused_with_its_rule_and_other_pr
     assert 590 < refused.value.retry_after <= 600
     send_code(number("1352222"), lane="parked")  # another prefix
     send_code(number(), purpose="signup", lane="parked")  # another purpose of the same prefix
-    tripped = [record.getMessage() for record in caplog.records if "pumping.tripped" in record.getMessage()]
-    assert tripped == [f"pumping.tripped prefix={PREFIX} purpose=login mode=enforce"]
+    messages = [record.getMessage() for record in caplog.records]
+    tripped = [message for message in messages if "pumping.tripped" in message]
+    breaker = breaker_id(get_keyring(), PREFIX)
+    assert tripped == [f"pumping.tripped breaker={breaker} purpose=login mode=enforce"]
+    # the block's prefix is in no line: beside a masked number of the block (135****2222, logged
+    # with every refusal) it would spell that whole number
+    assert [message for message in messages if PREFIX in message] == []
+    assert any("send.rejected phone=135****" in message for message in messages)
 
 
 def test_sends_that_verify_keep_the_breaker_closed(breaker_env: None, redis_client: redis.Redis) -> None:
@@ -88,7 +94,10 @@ def test_monitor_mode_logs_and_counts_a_trip_and_refuses_nothing(
     assert stats == {"monitor_trips": "1", "monitored": "5"}  # the 11th trips; it and 4 more reported
     assert redis_client.hget("smsq:stats:monitored", "pumping") == "5"
     messages = [record.getMessage() for record in caplog.records]
-    assert f"pumping.tripped prefix={PREFIX} purpose=login mode=monitor" in messages
+    assert (
+        f"pumping.tripped breaker={breaker_id(get_keyring(), PREFIX)} purpose=login mode=monitor" in messages
+    )
+    assert [message for message in messages if PREFIX in message] == []
     assert sum("send.limit_monitored" in line and "rule=pumping" in line for line in messages) == 5
     assert [(trip.prefix, trip.mode) for trip in trips(redis_client, get_keyring())] == [(PREFIX, "monitor")]
 
