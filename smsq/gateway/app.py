@@ -14,8 +14,8 @@ Every error is JSON ``{"error": <class name>, "reason": <stable identifier>, "me
 refusal adds ``rule`` and ``retry_after`` and a ``Retry-After`` header. smsq's errors become HTTP
 answers in :mod:`producers.http_answers`, as in every framework integration. The library calls
 block (Redis, the provider), so they run in a bounded thread pool owned by the application. One
-access line per request, without the body or query string, and with anything that looks like a
-phone number in the path masked.
+access line per request, without the body or query string, with anything that looks like a
+phone number in the path masked, and without the path of a request that matched no route.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ log = logging.getLogger("smsq.gateway")
 DEFAULT_MAX_WORKERS = 32
 
 _ISSUED_TICKET = re.compile(r"[0-9a-f]{32}")  # what send_code hands out (uuid4().hex)
-_PHONE_LIKE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")  # 7+ digits, separators allowed
+#: 7+ digits in one path segment, whatever separates them (``_``, ``-``, letters…): masked.
+_PHONE_LIKE = re.compile(r"\+?\d(?:[^\d/]*\d){6,}")
+#: How a request that matched no route appears in the access log: its path may be a mistyped
+#: receipt URL, which carries the path secret.
+UNMATCHED_PATH = "<unmatched>"
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -148,7 +152,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def _loggable_path(request: web.Request) -> str:
     """The path, with anything that looks like a phone number masked (tickets are left alone) and
-    the receipt route's secret, right or wrong, never shown."""
+    the receipt route's secret, right or wrong, never shown; no path at all when no route matched."""
+    if request.match_info.http_exception is not None:  # 404 or 405 from the router
+        return UNMATCHED_PATH
     if request.path.startswith("/receipts/"):
         return LOGGED_PATH
     if _ISSUED_TICKET.fullmatch(request.match_info.get("ticket", "")):

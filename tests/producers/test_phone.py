@@ -11,7 +11,18 @@ from producers import InvalidPhoneNumber, mask_phone, normalize_phone
 
 @pytest.mark.parametrize(
     "raw",
-    ["13511112222", "+86 135-1111-2222", "+8613511112222", "0086 135 1111 2222", " 135 1111 2222 "],
+    [
+        "13511112222",
+        "+86 135-1111-2222",
+        "+8613511112222",
+        "0086 135 1111 2222",
+        " 135 1111 2222 ",
+        "(135) 1111 2222",
+        "(+86) 135.1111.2222",
+        "13511112222\t",
+        "１３５１１１１２２２２",  # full-width, as a Chinese input method types them
+        "＋８６ １３５－１１１１－２２２２",
+    ],
 )
 def test_common_spellings_of_one_mobile_number_normalise_to_eleven_digits(raw: str) -> None:
     assert normalize_phone(raw) == "13511112222"
@@ -73,3 +84,41 @@ def test_a_repeated_number_gives_the_same_answer_each_time_refusals_included() -
     for _ in range(3):
         with pytest.raises(InvalidPhoneNumber):
             normalize_phone("+1 202-555-0143")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "135-CALL-NOW1",  # letters would be read as keypad digits
+        "1351234ABCD",
+        "call 15955554444",  # words around the number would be dropped
+        "13512345678 ext. 42",  # extensions would be dropped
+        "13512345678;isub=9",
+        "13512345678x",
+        "13512345678\x00",
+        "tel:+8613512345678",
+        "++8613512345678",
+        "135+1234+5678",
+        "135/1234/5678",
+        "١٣٥١٢٣٤٥٦٧٨",  # digits of another script
+        "¹³⁵¹²³⁴⁵⁶⁷⁸",
+    ],
+)
+def test_text_that_is_more_than_a_typed_number_is_refused_not_read_as_one(raw: str) -> None:
+    with pytest.raises(InvalidPhoneNumber) as info:
+        normalize_phone(raw)
+    assert "1234" not in str(info.value) and "5555" not in str(info.value)
+
+
+#: What a typed number may hold besides its digits (full-width twins included), and padding.
+_TYPED = set("0123456789+-.() \t\r\n０１２３４５６７８９＋－．（）\u3000")
+
+
+@given(
+    number=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    junk=st.text(st.characters(exclude_characters="".join(_TYPED)), min_size=1, max_size=6),
+    at=st.integers(0, 11),
+)
+def test_a_number_with_anything_else_in_or_around_it_is_refused(number: str, junk: str, at: int) -> None:
+    with pytest.raises(InvalidPhoneNumber):
+        normalize_phone(number[:at] + junk + number[at:])
