@@ -12,6 +12,7 @@ from producers.keyring import Keyring
 from producers.rpc import Answer, Reply, RpcCalls, Settled, open_check
 from producers.settings import Settings
 from producers.verdict import NoVerdict, ask_provider
+from worker import metrics
 
 logger = logging.getLogger("smsq.worker")
 
@@ -32,19 +33,24 @@ def answer_check(
         logger.info("check.skipped token=%s reason=%s", token, settled.value)
         return settled.value
     started = time.perf_counter()
+    asked: errors.SmsqError | None = None  # how the provider failed the check, if it did
     try:
         number, code, scheme = open_check(keyring, sealed)
         passed = ask_provider(number, code, scheme, settings.check_attempts, deadline_s=deadline_ms / 1000)
         reply = Reply(Answer.PASSED if passed else Answer.FAILED)
     except NoVerdict as failure:
-        reply = Reply.failure(Answer.NO_VERDICT, failure.error)
+        asked, reply = failure.error, Reply.failure(Answer.NO_VERDICT, failure.error)
     except errors.ProviderError as exc:
-        reply = Reply.failure(Answer.ERROR, exc)
+        asked, reply = exc, Reply.failure(Answer.ERROR, exc)
     except errors.SmsqError as exc:  # the sealed payload opens with none of our keys
-        reply = Reply.failure(Answer.NO_VERDICT, exc)
+        asked, reply = exc, Reply.failure(Answer.NO_VERDICT, exc)
+    seconds = time.perf_counter() - started
     pushed = calls.reply(token, reply, deadline_ms=deadline_ms)
+    if asked is None or isinstance(asked, errors.ProviderError):
+        # "Provider latency" and "Provider errors by code" with action="check"
+        metrics.provider_request("check", seconds, asked)
     outcome = "answered" if pushed else "dropped"
-    logger.info("check.%s token=%s latency_ms=%.1f", outcome, token, (time.perf_counter() - started) * 1000)
+    logger.info("check.%s token=%s latency_ms=%.1f", outcome, token, seconds * 1000)
     return outcome
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from producers.constants import CHECK_QUEUE, rpc_reply_key
 from producers.keyring import get_keyring
@@ -87,3 +88,32 @@ def test_a_check_worker_asks_in_the_scheme_that_travels_sealed_with_the_check(
 
     assert ask(settings.default_scheme).answer is Answer.FAILED
     assert ask("reset").answer is Answer.PASSED
+
+
+def test_a_check_the_provider_fails_is_counted_by_its_error_code(
+    smsq_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """The runbook sends operators to "Provider errors by code" with action="check"."""
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
+
+    def errors_counted() -> float:
+        value = REGISTRY.get_sample_value(
+            "smsq_provider_errors_total", {"action": "check", "code": "InternalError"}
+        )
+        return value or 0.0
+
+    before = errors_counted()
+    emulator.set_faults(error_500_rate=1.0)
+    token = uuid.uuid4().hex
+    outcome = answer_check(
+        rpc_calls_for(client),
+        get_keyring(),
+        settings,
+        token=token,
+        sealed=seal_check(get_keyring(), "13522224444", "123456", settings.default_scheme),
+        deadline_ms=int(time.time() * 1000) + 5000,
+    )
+    assert outcome == "answered"
+    assert errors_counted() == before + 1
+    client.delete(rpc_reply_key(token))
