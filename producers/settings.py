@@ -160,6 +160,10 @@ def _redis_url(value: object) -> object:
         except (ValueError, TypeError):
             # never the exception's text: it may quote the URL, and with it the password
             raise ValueError(f"not a Redis URL ({expected})") from None
+        database = urlsplit(value).path.strip("/")
+        if not value.startswith("unix:") and database and not database.isdigit():
+            # redis-py ignores such a path; kombu fails on it at the first publish, untyped
+            raise ValueError(f"the database is not a number ({expected})")
     return value
 
 

@@ -186,6 +186,8 @@ def test_a_redacted_url_shows_no_part_of_any_password(url: str, secret: str) -> 
         ("SMSQ_REDIS_URL", "redis://:hunter2-password@10.0.0.1:notaport/0"),
         ("SMSQ_REDIS_URL", "http://:hunter2-password@10.0.0.1/0"),
         ("SMSQ_REDIS_URL", "redis://:hunter2-password@[10.0.0.1/0"),
+        ("SMSQ_REDIS_URL", "redis://:hunter2-password@10.0.0.1:6379/notadb"),
+        ("SMSQ_BROKER_URL", "redis://:hunter2-password@10.0.0.1:6379/notadb"),
         ("SMSQ_BROKER_URL", "amqp://ops:hunter2-password@10.0.0.1:notaport//"),
         ("SMSQ_BROKER_URL", "kafka://ops:hunter2-password@10.0.0.1"),
     ],
