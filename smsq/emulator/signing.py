@@ -1,7 +1,7 @@
 """Request signatures exactly as the Alibaba Cloud SDK computes them; pure functions, no I/O.
 
-* ACS3-HMAC-SHA256 (the SDK default, ``Authorization`` header), see the reference §5.3.
-* Legacy RPC HMAC-SHA1 (``Config(signature_algorithm='v2')``, ``Signature`` in the query), §5.4.
+* ACS3-HMAC-SHA256 (the SDK default, ``Authorization`` header), as Alibaba documents it.
+* Legacy RPC HMAC-SHA1 (``Config(signature_algorithm='v2')``, ``Signature`` in the query).
 """
 
 from __future__ import annotations

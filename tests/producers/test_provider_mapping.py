@@ -1,7 +1,7 @@
 """Every provider code we know maps to the right error class; an unknown one to a safe default.
 
-The expected mapping is written out here, from shared/reference/aliyun-dypnsapi.md section 3, not
-read from the module's own tables: moving a code between classes there must fail a test here.
+The expected mapping is written out here, from Alibaba's error code documentation, not read from
+the module's own tables: moving a code between classes there must fail a test here.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ TICKET = "0123456789abcdef0123456789abcdef"
 
 
 def report(**fields: Any) -> dict[str, Any]:
-    """A report as Alibaba pushes it (reference §7), delivered by default."""
+    """A report as Alibaba pushes it, delivered by default."""
     base: dict[str, Any] = {
         "phone_number": "13511112222",
         "send_time": "2026-12-01 10:00:00",
