@@ -3,9 +3,9 @@
 A push is a JSON array of reports with ``out_id`` (the ticket smsq sent as ``OutId``), ``success``,
 ``err_code``, ``send_time`` and ``report_time`` (``YYYY-MM-DD HH:MM:SS``, Beijing time), ``biz_id``,
 ``phone_number`` and a few more (Alibaba's receipt push documentation). :func:`parse_batch` keeps
-what matching needs as typed :class:`Receipt` values. An item that is not a usable report is
-counted and skipped, never fatal to the batch. ``phone_number`` is never read: nothing needs it, and a full number must not be
-stored, logged or counted.
+what matching needs as typed :class:`Receipt` values. An item that is not a usable report is counted
+and skipped, never fatal to the batch. ``phone_number`` is never read: nothing needs it, and a full
+number must not be stored, logged or counted.
 
 Applying a batch is :meth:`producers.store.RecordStore.apply_receipts` (``lua/receipts.lua``).
 """

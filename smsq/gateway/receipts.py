@@ -9,13 +9,14 @@ random secret in its path (``SMSQ_RECEIPT_PATH_SECRET``), compared in constant t
 missing secret answers 404, exactly like a path that does not exist, and stores nothing; with no
 secret configured the route does not exist at all.
 
-The provider's contract (Alibaba's receipt push documentation): HTTP 200 with ``{"code": 0}``
-within 700 ms, or the push counts as failed and comes again 1, 5 and 10 minutes later. The
-receiver therefore has its own Redis client with a short deadline (``SMSQ_RECEIPT_DEADLINE_S``,
-socket timeouts, no retries) and its own threads, and answers 503 when it cannot store the batch, so that Alibaba retries it. Applying a batch
-is idempotent (``receipts.lua``): a retry of a batch that was stored after all changes nothing.
-Bodies are bounded; malformed items are counted and skipped (:mod:`producers.receipts`). The phone
-number a report carries is never read, so it is never stored, logged or counted.
+The provider's contract (Alibaba's receipt push documentation): HTTP 200 with ``{"code": 0}`` within
+700 ms, or the push counts as failed and comes again 1, 5 and 10 minutes later. The receiver
+therefore has its own Redis client with a short deadline (``SMSQ_RECEIPT_DEADLINE_S``, socket
+timeouts, no retries) and its own threads, and answers 503 when it cannot store the batch, so that
+Alibaba retries it. Applying a batch is idempotent (``receipts.lua``): a retry of a batch that was
+stored after all changes nothing. Bodies are bounded; malformed items are counted and skipped
+(:mod:`producers.receipts`). The phone number a report carries is never read, so it is never stored,
+logged or counted.
 
 The route is served by the gateway, or alone on its own listener (``smsq gateway --receipt-port``),
 so that only that port needs to face the internet.
