@@ -547,11 +547,9 @@ class RecordStore:
         return sum(1 for member in recent if member != ticket)
 
     def mark_ambiguous(self, ticket: str, since: float) -> None:
-        """Remember that an attempt begun at ``since`` (server time) may have reached the provider."""
-        try:
-            self._redis.hsetnx(constants.record_key(ticket), "ambiguous_since", f"{since:.3f}")
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable") from exc
+        """Remember that an attempt begun at ``since`` (server time) may have reached the provider
+        (on the record, if it still exists)."""
+        self._scripts.run("mark_ambiguous", [constants.record_key(ticket)], [f"{since:.3f}"])
 
     def finish(
         self,

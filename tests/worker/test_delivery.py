@@ -513,6 +513,19 @@ def test_a_run_that_slept_for_its_rate_slot_still_sends_while_it_holds_its_lease
     assert len(emulator.messages("13900000011")) == 1
 
 
+def test_an_ambiguous_attempt_is_remembered_once_and_never_on_a_record_redis_lost(
+    delivery: Delivery, redis_client: redis.Redis
+) -> None:
+    ticket = admit(delivery, "13522223346")
+    delivery.store.mark_ambiguous(ticket, 100.0)
+    delivery.store.mark_ambiguous(ticket, 200.0)
+    assert redis_client.hget(f"smsq:send:{ticket}", "ambiguous_since") == "100.000"  # the earliest
+
+    lost = uuid.uuid4().hex  # a run whose record went with Redis's data
+    delivery.store.mark_ambiguous(lost, 100.0)
+    assert not redis_client.exists(f"smsq:send:{lost}")
+
+
 def test_deadlines_and_windows_are_judged_on_the_redis_clock_not_the_workers(
     delivery: Delivery, emulator: EmulatorHandle, clock: FakeClock
 ) -> None:
