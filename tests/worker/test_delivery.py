@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -461,13 +462,19 @@ def test_a_run_that_lost_its_lease_still_records_a_send_the_provider_took(
     )
 
 
+def leased(delivery: Delivery, settings: Settings, sleep: Callable[[float], None]) -> Delivery:
+    """``delivery``'s collaborators, with leases renewed (as a worker's runs have) and ``sleep``."""
+    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
+    leases = LeaseKeeper(client, settings.run_lease_s)
+    return Delivery(delivery.store, delivery.provider, delivery.limiter, settings, leases=leases, sleep=sleep)
+
+
 def test_a_run_whose_lease_lapsed_while_it_slept_never_calls_the_provider_again(
     settings: Settings, delivery: Delivery, emulator: EmulatorHandle, redis_client: redis.Redis
 ) -> None:
     """The process of run "stale" stands still in a retry's backoff (paused, swapped out) longer
     than its lease; the recovery sweep hands the send to run "owner", which sends it. When "stale"
     wakes up it must not send a second code."""
-    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
     ticket = admit(delivery, "13900000011")  # first request dropped unprocessed, then normal
     seen: list[int] = []
 
@@ -479,14 +486,7 @@ def test_a_run_whose_lease_lapsed_while_it_slept_never_calls_the_provider_again(
         assert owner.deliver(ticket, token="owner").result == "sent"
         seen.append(requests_seen(emulator))
 
-    stale = Delivery(
-        delivery.store,
-        delivery.provider,
-        delivery.limiter,
-        settings,
-        leases=LeaseKeeper(client, settings.run_lease_s),
-        sleep=stood_still,
-    )
+    stale = leased(delivery, settings, stood_still)
     outcome = stale.deliver(ticket, token="stale")
 
     assert (outcome.result, outcome.reason) == ("busy", "lease_lost")
@@ -498,16 +498,8 @@ def test_a_run_whose_lease_lapsed_while_it_slept_never_calls_the_provider_again(
 def test_a_run_that_slept_for_its_rate_slot_still_sends_while_it_holds_its_lease(
     settings: Settings, delivery: Delivery, emulator: EmulatorHandle
 ) -> None:
-    client = redis.Redis.from_url(settings.redis_dsn, decode_responses=True)
     ticket = admit(delivery, "13900000011")  # a retry: the second call follows a backoff sleep
-    run = Delivery(
-        delivery.store,
-        delivery.provider,
-        delivery.limiter,
-        settings,
-        leases=LeaseKeeper(client, settings.run_lease_s),
-        sleep=FakeClock().sleep,
-    )
+    run = leased(delivery, settings, FakeClock().sleep)
     assert run.deliver(ticket, token="only").result == "sent"
     assert requests_seen(emulator) == 2
     assert len(emulator.messages("13900000011")) == 1
