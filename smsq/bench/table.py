@@ -211,6 +211,17 @@ def _check(rows: _Rows, results: dict[str, Any], r: dict[str, Any]) -> None:
             get(results, "check", "runs", str(ms), "overhead_beyond_round_trip_p50_ms"),
             digits=3,
         )
+        floors = get(results, "check", "runs", str(ms), "worker_breakdown_p50_ms")
+        for base in ("bare", "direct"):
+            rows.add(
+                "check",
+                f"  worker p50 floor vs {base}, provider {ms} ms",
+                None,
+                base,
+                None,
+                floors.get(f"floor_worker_over_{base}") if isinstance(floors, dict) else None,
+                digits=3,
+            )
     for phase in ("backlog", "idle_after"):
         rows.add(
             "check",

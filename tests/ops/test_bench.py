@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from producers.constants import NO_CLOUD_PROBES
 from smsq.bench import BENCHMARKS
+from smsq.bench.check import summary as check_summary
 from smsq.bench.limiter import max_in_window
 from smsq.bench.redis_calls import RedisCalls
 from smsq.bench.report import overheads_ms, ratios, targets
@@ -78,6 +79,8 @@ def test_bench_all_quick_writes_every_benchmarks_figures_as_json_and_a_png(tmp_p
             assert run["latency"][variant]["n"] > 0
         assert isinstance(run["overhead_p50_ms"], float)
         assert isinstance(run["overhead_beyond_round_trip_p50_ms"], float)
+        floors = run["worker_breakdown_p50_ms"]
+        assert floors["floor_worker_over_bare"] > 1 and floors["floor_worker_over_direct"] > 1
     backlog = bench["check"]["backlog"]
     assert backlog["queued_sends_at_start"] >= 1000, "the checks ran beside a real backlog"
     for phase in ("idle_before", "backlog", "idle_after"):
@@ -216,6 +219,15 @@ def test_the_targets_of_issue_16_judge_smsq_against_the_naive_task() -> None:
     results["throughput"]["smsq"]["cpu_ms_per_send"]["workers"] = 6.6
     verdicts = {t.name: t.met for t in targets(results)}
     assert verdicts["worker CPU/send <= 1.3x naive task"] is False
+
+
+def test_the_check_bench_reports_the_floor_of_each_worker_mode_ratio() -> None:
+    samples = {"worker": [3.0], "direct": [2.0], "bare": [1.0], "sdk": [1.5], "seed": [2.5], "redis": [0.25]}
+    breakdown = check_summary(samples)["worker_breakdown_p50_ms"]
+    # worker mode does at least a bare round trip plus the SDK call: (1 + 1.5) / 1
+    assert breakdown["floor_worker_over_bare"] == 2.5
+    # and at least all direct does plus a bare round trip less its publish: (2 + 1 - 0.25) / 2
+    assert breakdown["floor_worker_over_direct"] == 1.375
 
 
 @pytest.mark.parametrize(
