@@ -15,6 +15,7 @@ never counted twice, whatever the number of gateways.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -110,6 +111,23 @@ def in_progress(lane: str) -> Iterator[None]:
         gauge.dec()
 
 
+class _NeverLower:
+    """A count that is reported as at least what was reported before. The failed checks are derived
+    (asked - passed - error: counting them would cost a wrong check a round trip), so a check in
+    flight at one scrape counts as failed there and, if it then passes, would make the counter go
+    down: Prometheus reads that as a reset and ``rate()`` jumps by the whole count. Held instead,
+    the figure is at most the checks in flight at one scrape too high, until wrong checks catch up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # scrapes may run in parallel threads
+        self._reported = 0
+
+    def report(self, count: int) -> int:
+        with self._lock:
+            self._reported = max(self._reported, count)
+            return self._reported
+
+
 class RedisCollector(Collector):
     """Global figures read from Redis when scraped: queue depth per lane and of the check queue,
     check results, operators' overrides (``smsq admin``), and delivery receipts (by outcome,
@@ -118,6 +136,7 @@ class RedisCollector(Collector):
     def __init__(self, client: redis.Redis, lanes: Iterable[str]) -> None:
         self._redis = client
         self._lanes = tuple(lanes)
+        self._failed_checks = _NeverLower()
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         depth = GaugeMetricFamily("smsq_queue_depth", "Messages waiting in a lane's queue", labels=["lane"])
@@ -184,7 +203,8 @@ class RedisCollector(Collector):
             waiting.add_metric([lane], float(per_lane[2 * index + 1]))
         check_queue.add_metric([], float(waiting_checks))
         for result, count in check_results(check_counts).items():
-            checks.add_metric([result], float(count))
+            held = self._failed_checks.report(count) if result == "failed" else count
+            checks.add_metric([result], float(held))
         for action in ADMIN_ACTIONS:
             admin.add_metric([action], float(admin_counts.get(action, 0)))
         for event in PUMPING_EVENTS:
