@@ -41,7 +41,12 @@ end
 local function count_delivery(result, code, purpose)
   local field = result .. "|" .. code .. "|" .. purpose
   if redis.call("HEXISTS", KEYS[2], field) == 0 and redis.call("HLEN", KEYS[2]) >= max_series then
+    -- past the cap a new code counts as "other" under its purpose, and past twice the cap under
+    -- "other" too: purposes are any name without SMSQ_PURPOSES, so they must not add series forever
     field = result .. "|other|" .. purpose
+    if redis.call("HEXISTS", KEYS[2], field) == 0 and redis.call("HLEN", KEYS[2]) >= 2 * max_series then
+      field = result .. "|other|other"
+    end
   end
   redis.call("HINCRBY", KEYS[2], field, 1)
 end

@@ -303,6 +303,23 @@ def test_beyond_the_series_cap_a_new_carrier_code_counts_as_other(
     }
 
 
+def test_beyond_the_series_cap_a_new_purpose_adds_no_series(
+    store: RecordStore, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SMSQ_PURPOSES any purpose name is accepted: past the cap, new purposes must not each
+    add a series to smsq_deliveries_total."""
+    monkeypatch.setattr("producers.store.MAX_DELIVERY_SERIES", 2)
+    for n in range(6):
+        apply(store, undelivered(in_state(store, SendState.SENT, purpose=f"p{n}"), "MK:0001"))
+    assert stats(redis_client, "deliveries") == {
+        "undelivered|MK:0001|p0": "1",
+        "undelivered|MK:0001|p1": "1",
+        "undelivered|other|p2": "1",
+        "undelivered|other|p3": "1",
+        "undelivered|other|other": "2",
+    }
+
+
 def test_two_receipts_for_one_send_in_one_push_are_applied_in_turn(store: RecordStore) -> None:
     ticket = in_state(store, SendState.SENT)
     assert apply(store, undelivered(ticket), delivered(ticket), delivered(ticket)) == [
