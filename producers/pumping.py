@@ -45,10 +45,11 @@ RECEIPT_GRACE_S = 60
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    """The breaker as one send meets it: its keys (sends, verified, delivered, trip, strikes) and
+    """The breaker as one send meets it: its keys (sends, verified, delivered, trip, strikes, then
+    the trip keys named under older hash keys, which still refuse during a key rotation) and
     settings."""
 
-    keys: tuple[str, str, str, str, str]
+    keys: tuple[str, ...]
     mode: str
     min_sends: int
     min_conversion: float
@@ -69,7 +70,7 @@ class Breaker:
         ):
             return None
         return cls(
-            keys=breaker_keys(keyring, prefix, purpose),
+            keys=(*breaker_keys(keyring, prefix, purpose), *older_trip_keys(keyring, prefix, purpose)),
             mode=settings.pumping_mode,
             min_sends=settings.pumping_min_sends,
             min_conversion=settings.pumping_min_conversion,
@@ -102,6 +103,22 @@ def breaker_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, str,
         constants.pumping_key(kind, digest) for kind in ("sent", "ok", "dl", "trip", "strikes")
     )
     return sent, verified, delivered, trip, strikes
+
+
+def older_trip_keys(keyring: Keyring, prefix: str, purpose: str) -> tuple[str, ...]:
+    """The breaker's trip key under every hash key after the current one: a trip made before a key
+    swap stays in force (and listed) until its cool-down ends, as limit logs do (``limit_keys``)."""
+    return tuple(
+        constants.pumping_key("trip", digest) for digest in keyring.digests("pump", prefix, purpose)[1:]
+    )
+
+
+def _all_trip_and_strike_keys(keyring: Keyring, prefix: str, purpose: str) -> list[str]:
+    return [
+        constants.pumping_key(kind, digest)
+        for digest in keyring.digests("pump", prefix, purpose)
+        for kind in ("trip", "strikes")
+    ]
 
 
 def breaker_id(keyring: Keyring, prefix: str) -> str:
@@ -167,16 +184,25 @@ def trips(client: redis.Redis, keyring: Keyring) -> list[Trip]:
 
 
 def unblock(client: redis.Redis, keyring: Keyring, prefix: str) -> list[str]:
-    """Lift every trip of ``prefix`` and forget its repeats; returns the purposes lifted."""
+    """Lift every trip of ``prefix`` and forget its repeats, under every listed hash key; returns
+    the purposes lifted."""
+    listed: dict[str, str] = {}
+    try:
+        listed = client.hgetall(constants.pumping_trips_key())  # type: ignore[assignment]
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
     lifted = [trip for trip in trips(client, keyring) if trip.prefix == prefix]
     try:
         pipe = client.pipeline(transaction=True)
         for trip in lifted:
-            *_, trip_key, strikes = breaker_keys(keyring, prefix, trip.purpose)
-            pipe.delete(trip_key, strikes)
-            pipe.hdel(constants.pumping_trips_key(), trip_key)
+            pipe.delete(*_all_trip_and_strike_keys(keyring, prefix, trip.purpose))
+        for trip_key, sealed in listed.items():  # the entries as listed, whichever key named them
+            with contextlib.suppress(DecryptionFailed):
+                if keyring.unseal(sealed).partition("|")[0] == prefix:
+                    pipe.delete(trip_key)
+                    pipe.hdel(constants.pumping_trips_key(), trip_key)
         pipe.hincrby(constants.stats_key("admin"), "unblock", 1)
         pipe.execute()
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
-    return [trip.purpose for trip in lifted]
+    return sorted({trip.purpose for trip in lifted})

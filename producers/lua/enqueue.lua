@@ -4,8 +4,9 @@
 -- KEYS[1]   record hash                  smsq:send:<ticket>
 -- KEYS[2]   sends not yet final          smsq:inflight (the recovery sweep's index)
 -- KEYS[3..] the pumping breaker's keys of the number's prefix and the purpose (ARGV[16] of them:
---           5, or 0 when the breaker is off or the number is on the safe list): its sends log,
---           verified log, delivered log, trip key and strikes counter (see pumping_* below)
+--           5 or more, or 0 when the breaker is off or the number is on the safe list): its sends
+--           log, verified log, delivered log, trip key and strikes counter (see pumping_* below),
+--           then its trip keys under older hash keys
 -- then      the idempotency key's names (ARGV[4] of them: the current first, then older hash keys')
 -- then      each rule's sliding-window logs (see read_rules in the prelude)
 -- Returns one of
@@ -77,7 +78,11 @@ local function pumped(now_ms)
 end
 local tripped = ""
 if pump_names > 0 then
+  -- a trip named under an older hash key (a key rotation) refuses as well, until it lifts
   local trip_left = redis.call("PTTL", pump_trip)
+  for i = PUMP_AT + 5, IDEMPOTENCY_AT - 1 do
+    trip_left = math.max(trip_left, redis.call("PTTL", KEYS[i]))
+  end
   if trip_left > 0 then
     if pump_mode == "enforce" then
       redis.call("HINCRBY", pump_stats, "refused", 1)

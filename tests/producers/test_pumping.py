@@ -191,3 +191,25 @@ def test_no_breaker_key_names_the_prefix(breaker_env: None, redis_client: redis.
     assert len(keys) >= 3
     assert not any(PREFIX in key for key in keys)
     assert all(PREFIX not in value for value in redis_client.hvals("smsq:pump:trips"))
+
+
+def test_a_trip_stays_in_force_and_liftable_when_the_hash_keys_are_swapped(
+    breaker_env: None, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotating SMSQ_HASH_KEYS (runbook: add the new key second, then swap) must not lift a tripped
+    breaker while `smsq admin breakers` and smsq_pumping_tripped still show it tripped."""
+    old = get_settings().hash_keys
+    new_key = "f" * 64
+    for _ in range(10):
+        send_code(number(), lane="parked")
+    with pytest.raises(RateLimited):
+        send_code(number(), lane="parked")
+    monkeypatch.setenv("SMSQ_HASH_KEYS", ",".join([new_key, *(key.get_secret_value() for key in old)]))
+    clear_process_caches()
+    with pytest.raises(RateLimited) as refused:
+        send_code(number(), lane="parked")
+    assert refused.value.rule == f"pumping:{PREFIX}"
+    assert [trip.prefix for trip in trips(redis_client, get_keyring())] == [PREFIX]
+    assert unblock(redis_client, get_keyring(), PREFIX) == ["login"]
+    assert trips(redis_client, get_keyring()) == []
+    send_code(number(), lane="parked")
