@@ -13,11 +13,19 @@ import re
 
 from producers import constants
 from producers.check import check_code
-from producers.errors import InvalidArgument, InvalidCode, InvalidInput, InvalidPhoneNumber, TicketNotFound
+from producers.errors import (
+    InvalidArgument,
+    InvalidCode,
+    InvalidInput,
+    InvalidPhoneNumber,
+    TicketNotFound,
+    UnknownPurpose,
+)
 from producers.http_answers import HttpAnswer
 from producers.ip import normalize_ip
 from producers.records import as_json
 from producers.send import send_code
+from producers.settings import get_settings
 from producers.status import get_status
 
 #: Largest request body accepted (bytes); a send or a check needs a few hundred.
@@ -26,6 +34,8 @@ MAX_BODY_BYTES = 16 * 1024
 TICKET_PATTERN = constants.TICKET_PATTERN
 
 SEND_FIELDS = frozenset({"phone", "purpose"})
+#: The purpose of a send that names none (``send_code``'s default).
+DEFAULT_PURPOSE = "login"
 CHECK_FIELDS = frozenset({"phone", "code", "purpose"})
 
 _TICKET = re.compile(TICKET_PATTERN)
@@ -110,8 +120,24 @@ def send_answer(raw: bytes, content_type: str | None, client_ip: str | None) -> 
     """``POST …/codes``: queue a code to the body's ``phone``; 202 with the ticket."""
     body = json_object(raw, content_type, SEND_FIELDS)
     phone = required(body, "phone", InvalidPhoneNumber)
-    ticket = send_code(phone, purpose=optional(body, "purpose") or "login", client_ip=client_ip)
+    ticket = send_code(phone, purpose=end_user_purpose(body), client_ip=client_ip)
     return HttpAnswer(202, as_json(ticket))
+
+
+def end_user_purpose(body: dict[str, object]) -> str:
+    """The body's ``purpose`` (:data:`DEFAULT_PURPOSE` when absent), as an end user may pick it.
+
+    The pumping breaker and ``SMSQ_PURPOSE_LIMITS`` count each purpose apart; with
+    ``SMSQ_PURPOSES`` unset any name is a purpose, so a caller free to choose one could start a
+    fresh count with every send. An end user may therefore name only a purpose ``SMSQ_PURPOSES``
+    configures (or the default); a trusted backend picks any through ``send_code`` or the gateway.
+    Raises :class:`~producers.errors.UnknownPurpose` otherwise."""
+    purpose = optional(body, "purpose") or DEFAULT_PURPOSE
+    if purpose != DEFAULT_PURPOSE and get_settings().purposes is None:
+        raise UnknownPurpose(
+            "purpose: the ready-made routes accept only the purposes SMSQ_PURPOSES configures"
+        )
+    return purpose
 
 
 def check_answer(raw: bytes, content_type: str | None, client_ip: str | None) -> HttpAnswer:

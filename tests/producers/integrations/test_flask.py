@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from producers import InvalidPhoneNumber, RateLimited
 from producers.integrations.flask import init_app
-from tests.conftest import limit_log_key
+from tests.conftest import clear_process_caches, limit_log_key
 
 FORWARDED = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
 PEER = {"REMOTE_ADDR": "10.0.0.1"}
@@ -81,7 +81,11 @@ def test_a_check_counts_against_the_ip_werkzeug_sees(
     assert redis_client.keys("smsq:limit:check_ip:*") == [limit_log_key("check_ip", "203.0.113.9")]
 
 
-def test_the_ready_made_routes_answer_like_the_gateway(smsq_env: dict[str, str]) -> None:
+def test_the_ready_made_routes_answer_like_the_gateway(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSQ_PURPOSES", '{"login": {}, "signup": {}}')
+    clear_process_caches()
     client = make_app(url_prefix="/auth").test_client()
     ticket = client.post("/auth/codes", json={"phone": "13511112223", "purpose": "signup"}).json["ticket"]
     status = client.get(f"/auth/codes/{ticket}")
@@ -106,3 +110,23 @@ def test_end_users_cannot_pick_their_ip_or_lane_and_bodies_are_checked(
 ) -> None:
     reply = make_app().test_client().post("/smsq/codes", **kwargs)  # type: ignore[arg-type]
     assert (reply.status_code, reply.json["reason"]) == (400, reason)
+
+
+def test_end_users_cannot_dodge_the_pumping_breaker_by_naming_new_purposes(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The breaker counts each purpose apart and, with SMSQ_PURPOSES unset, any name is a purpose:
+    a browser free to pick one would start a fresh count with every send."""
+    monkeypatch.setenv("SMSQ_PUMPING_MIN_SENDS", "5")
+    monkeypatch.setenv("SMSQ_IP_LIMITS", "1000/hour")
+    clear_process_caches()
+    client = make_app().test_client()
+    prefix = f"136{uuid.uuid4().int % 10**4:04d}"
+    answers = [
+        client.post("/smsq/codes", json={"phone": f"{prefix}{i:04d}", "purpose": f"p{i // 4}"})
+        for i in range(8)
+    ]
+    assert [(a.status_code, a.json["reason"]) for a in answers[1:]] == [(400, "unknown_purpose")] * 7
+    assert answers[0].status_code == 400  # even the first: any name but the default
+    statuses = [client.post("/smsq/codes", json={"phone": f"{prefix}{i:04d}"}).status_code for i in range(8)]
+    assert statuses == [202] * 5 + [429] * 3  # one count: the breaker trips
