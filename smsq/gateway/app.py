@@ -34,6 +34,7 @@ from typing import TypeVar
 import redis
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from producers import (
     InvalidArgument,
@@ -209,6 +210,8 @@ class OneLineProtocolErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, RequestPayloadError) and isinstance(error.__cause__, HttpProcessingError):
+            error = error.__cause__  # a body that does not decode, met again as aiohttp drains it
         if isinstance(error, HttpProcessingError):
             record.msg, record.args = (
                 "%s: unparseable request (%s)",
@@ -237,6 +240,9 @@ async def _json_object(request: web.Request, allowed: frozenset[str]) -> dict[st
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise too_large() from exc
+    except (RequestPayloadError, HttpProcessingError, ConnectionResetError) as exc:
+        # a Content-Encoding that does not decode, a body cut short: the client's doing, not ours
+        raise InvalidArgument("the body could not be read", reason="malformed_json") from exc
     return json_object(raw, request.content_type, allowed)
 
 
