@@ -58,6 +58,12 @@ def gateway(
     token = None if secret is None else secret.get_secret_value()
     if token is not None and not token.strip():
         raise ConfigurationError("SMSQ_GATEWAY_TOKEN is set but empty; unset it or give a token")
+    if token is not None and token != token.strip():
+        # a client strips what follows "Bearer " (and HTTP cannot carry a trailing newline): such a
+        # token, often read from a file with its newline, would refuse every request with 401
+        raise ConfigurationError(
+            "SMSQ_GATEWAY_TOKEN has leading or trailing whitespace (a newline from a file?); remove it"
+        )
     if token is None and not is_loopback(host):
         raise ConfigurationError(
             f"SMSQ_GATEWAY_TOKEN: required to serve the gateway on {host or 'every interface'} "

@@ -353,3 +353,19 @@ def test_the_command_refuses_an_empty_token(
     result = CliRunner().invoke(main, ["gateway", "--port", "0"])
     assert result.exit_code == 2
     assert "SMSQ_GATEWAY_TOKEN is set but empty" in result.stderr
+
+
+def test_the_command_refuses_a_token_no_client_could_send(
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token read from a file keeps its newline; every request would then be refused with 401."""
+    from click.testing import CliRunner
+
+    from smsq.cli import main
+    from tests.conftest import clear_process_caches
+
+    monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", "0123456789abcdef0123456789abcdef\n")
+    clear_process_caches()
+    result = CliRunner().invoke(main, ["gateway", "--port", "0"])
+    assert result.exit_code == 2
+    assert "SMSQ_GATEWAY_TOKEN has leading or trailing whitespace" in result.stderr
