@@ -1,7 +1,8 @@
 """The pumping breaker: refuse a number block whose sends stop turning into verifications.
 
 SMS pumping sends codes to numbers that never use them, for the carrier fees. Its signal is
-conversion: per 7-digit prefix and purpose, smsq keeps the sends of a sliding window
+conversion: per 7-digit prefix and purpose (all purposes together without ``SMSQ_PURPOSES``, where
+any name is a purpose), smsq keeps the sends of a sliding window
 (``SMSQ_PUMPING_WINDOW_S``) and which of them were verified. Once a window holds at least
 ``SMSQ_PUMPING_MIN_SENDS`` sends and fewer than ``SMSQ_PUMPING_MIN_CONVERSION`` of them were
 verified, the breaker trips: sends of that purpose to the prefix are refused with rule
@@ -38,6 +39,9 @@ PREFIX_DIGITS = 7
 RULE = "pumping"
 #: Hex digits of a breaker's id in the logs: enough to tell the tripped prefixes apart.
 BREAKER_ID_HEX = 10
+#: What the breaker counts every send of a prefix under when ``SMSQ_PURPOSES`` is unset: any name
+#: is a purpose then, and a fresh name per send would open a fresh count (not a purpose's name).
+ANY_PURPOSE = "*"
 #: With ``SMSQ_PUMPING_MIN_DELIVERY``, only sends older than this count for delivery: most
 #: carrier receipts arrive within seconds, and a send still waiting for its own proves nothing.
 RECEIPT_GRACE_S = 60
@@ -45,10 +49,11 @@ RECEIPT_GRACE_S = 60
 
 @dataclass(frozen=True, slots=True)
 class Breaker:
-    """The breaker as one send meets it: its keys (sends, verified, delivered, trip, strikes, then
-    the trip keys named under older hash keys, which still refuse during a key rotation) and
-    settings."""
+    """The breaker as one send meets it: the purpose it counts the send under, its keys (sends,
+    verified, delivered, trip, strikes, then the trip keys named under older hash keys, which still
+    refuse during a key rotation) and settings."""
 
+    purpose: str
     keys: tuple[str, ...]
     mode: str
     min_sends: int
@@ -61,7 +66,8 @@ class Breaker:
     @classmethod
     def for_send(cls, settings: Settings, keyring: Keyring, phone: str, purpose: str) -> Breaker | None:
         """The breaker that judges a send of ``purpose`` to ``phone``; None when it is off or the
-        number or its prefix is on a safe list."""
+        number or its prefix is on a safe list. It counts each purpose apart when ``SMSQ_PURPOSES``
+        names them, and all of a prefix's sends together (:data:`ANY_PURPOSE`) when it does not."""
         prefix = phone[:PREFIX_DIGITS]
         if (
             settings.pumping_mode == "off"
@@ -69,8 +75,10 @@ class Breaker:
             or prefix in settings.pumping_safe_prefixes
         ):
             return None
+        judged = purpose if settings.purposes is not None else ANY_PURPOSE
         return cls(
-            keys=(*breaker_keys(keyring, prefix, purpose), *older_trip_keys(keyring, prefix, purpose)),
+            purpose=judged,
+            keys=(*breaker_keys(keyring, prefix, judged), *older_trip_keys(keyring, prefix, judged)),
             mode=settings.pumping_mode,
             min_sends=settings.pumping_min_sends,
             min_conversion=settings.pumping_min_conversion,

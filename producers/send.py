@@ -78,6 +78,7 @@ def sending(
     outbound = yield from RideAlong(
         send_outbound, ticket, lane=lane, masked_phone=masked, purpose=purpose, expires_at=expires_at
     )
+    breaker = Breaker.for_send(settings, keyring, number, purpose)
     admission = yield from admit_op(
         ticket=ticket,
         sealed_phone=keyring.seal(number),
@@ -91,18 +92,18 @@ def sending(
         # a retry of the same request finds its send for as long as that send's code can be used
         idempotency_ttl_s=configured.code_ttl_s,
         calls_key=keyring.calls_key(number),
-        breaker=Breaker.for_send(settings, keyring, number, purpose),
+        breaker=breaker,
         outbound=outbound,
     )
-    if admission.tripped:
+    if admission.tripped and breaker is not None:
         prefix = number[:PREFIX_DIGITS]
         # rare (a trip), best effort, and on the sync client: a blocking call like the publish
-        yield from Blocking(remember_trip, get_redis(), keyring, prefix, purpose)
+        yield from Blocking(remember_trip, get_redis(), keyring, prefix, breaker.purpose)
         # never the prefix itself: beside any masked number of its block it spells the number
         log_event(
             "pumping.tripped",
             breaker=breaker_id(keyring, prefix),
-            purpose=purpose,
+            purpose=breaker.purpose,
             mode=settings.pumping_mode,
         )
     if admission.outcome == "limited":

@@ -11,7 +11,7 @@ import redis
 
 from producers import RateLimited, SendState, send_code
 from producers.keyring import get_keyring
-from producers.pumping import Breaker, breaker_id, breaker_keys, trips, unblock
+from producers.pumping import ANY_PURPOSE, Breaker, breaker_id, breaker_keys, trips, unblock
 from producers.receipts import Receipt, ReceiptBatch
 from producers.settings import get_settings
 from producers.store import AdmissionOutcome, RecordStore, conversion_counts
@@ -26,8 +26,10 @@ def number(prefix: str = PREFIX) -> str:
 
 @pytest.fixture
 def breaker_env(smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis) -> None:
-    """Only the breaker limits sends (10 sends judged, 20 % conversion); nothing is consumed."""
+    """Only the breaker limits sends (10 sends judged, 20 % conversion); nothing is consumed. Two
+    purposes are configured, so the breaker counts each apart."""
     for name, value in {
+        "SMSQ_PURPOSES": '{"login": {}, "signup": {}}',
         "SMSQ_PHONE_LIMITS": "",
         "SMSQ_PREFIX_LIMITS": "",
         "SMSQ_IP_LIMITS": "",
@@ -213,3 +215,31 @@ def test_a_trip_stays_in_force_and_liftable_when_the_hash_keys_are_swapped(
     assert unblock(redis_client, get_keyring(), PREFIX) == ["login"]
     assert trips(redis_client, get_keyring()) == []
     send_code(number(), lane="parked")
+
+
+def test_without_configured_purposes_every_purpose_of_a_prefix_counts_together(
+    breaker_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With SMSQ_PURPOSES unset any name is a purpose: a new name for every send must not open a
+    new count (a caller passing user input through as the purpose would never trip)."""
+    monkeypatch.delenv("SMSQ_PURPOSES")
+    clear_process_caches()
+    caplog.set_level(logging.INFO, "smsq")
+    for n in range(10):
+        send_code(number(), purpose=f"p{n}", lane="parked")
+    with pytest.raises(RateLimited) as refused:
+        send_code(number(), purpose="p10", lane="parked")
+    assert refused.value.rule == f"pumping:{PREFIX}"
+    with pytest.raises(RateLimited):
+        send_code(number(), lane="parked")  # the default purpose too
+    breaker = breaker_id(get_keyring(), PREFIX)
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"pumping.tripped breaker={breaker} purpose={ANY_PURPOSE} mode=enforce" in messages
+    assert [(trip.prefix, trip.purpose) for trip in trips(redis_client, get_keyring())] == [
+        (PREFIX, ANY_PURPOSE)
+    ]
+    assert unblock(redis_client, get_keyring(), PREFIX) == [ANY_PURPOSE]
+    send_code(number(), purpose="p11", lane="parked")
