@@ -107,10 +107,21 @@ def forwarded_ip(remote_addr: str | None, forwarded_for: str | None, hops: int) 
     if hops > 0 and forwarded_for:
         entries = forwarded_for.split(",")
         if len(entries) >= hops:
-            trusted = valid_ip(entries[-hops])
+            trusted = valid_ip(_without_port(entries[-hops]))
             if trusted is not None:
                 return trusted
     return valid_ip(remote_addr)
+
+
+def _without_port(entry: str) -> str:
+    """An ``X-Forwarded-For`` entry without the port some proxies append (``203.0.113.7:51234``,
+    ``[2001:db8::1]:443``); a bare IPv6 address, all colons, is left whole."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, closed, _ = entry[1:].partition("]")
+        return host if closed else entry
+    host, colon, port = entry.partition(":")
+    return host if colon and port.isdigit() else entry
 
 
 # --- the ready-made routes -------------------------------------------------------------------------

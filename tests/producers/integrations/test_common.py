@@ -68,6 +68,11 @@ def test_a_malformed_ticket_is_not_found_without_asking_redis() -> None:
         (None, None, 0, None),
         ("testclient", None, 0, None),
         ("/run/app.sock", "203.0.113.5", 1, "203.0.113.5"),
+        # proxies that append the client's port (Azure Application Gateway): the address counts
+        ("10.0.0.1", "6.6.6.6, 203.0.113.7:51234", 1, "203.0.113.7"),
+        ("10.0.0.1", "[2001:db8::7]:51234", 1, "2001:db8::7"),
+        ("10.0.0.1", "[2001:db8::7]", 1, "2001:db8::7"),
+        ("10.0.0.1", "203.0.113.7:port", 1, "10.0.0.1"),
     ],
 )
 def test_the_client_ip_behind_trusted_proxies(
