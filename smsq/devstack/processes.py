@@ -322,16 +322,20 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
-    """A :class:`Stack` that is always stopped on exit, signals included."""
+    """A :class:`Stack` that is always stopped on exit, signals included: SIGTERM, and SIGINT even
+    where it was ignored at start (a shell starts background jobs so, and Python then leaves Ctrl-C
+    and ``kill -INT`` without effect)."""
     stack = Stack()
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
+    for signum in previous:
+        signal.signal(signum, _terminate)
     try:
         yield stack
     finally:
         stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -70,6 +70,8 @@ def test_dev_runs_the_stack_until_interrupted_and_leaves_no_process_behind(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as a shell starts a background job (`make dev &`): SIGINT ignored, yet it must stop on it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - no threads here
     )
     lines: list[str] = []
     try:

@@ -18,7 +18,7 @@ import redis
 
 from producers import RateLimited, SendState, check_code, get_status, send_code
 from producers.keyring import get_keyring
-from producers.pumping import trips, unblock
+from producers.pumping import ANY_PURPOSE, trips, unblock
 from tests.conftest import EmulatorHandle, use_settings
 from tests.e2e.helpers import wait_final
 
@@ -154,7 +154,7 @@ def test_a_pumping_trip_its_listing_and_its_unblock_never_show_the_prefix_to_red
             send_code(f"{prefix}0099")
         assert refused.value.rule == f"pumping:{prefix}"
         assert [trip.prefix for trip in trips(client, keyring)] == [prefix]
-        assert unblock(client, keyring, prefix) == ["login"]
+        assert unblock(client, keyring, prefix) == [ANY_PURPOSE]  # SMSQ_PURPOSES unset: all purposes
     assert sum("EVALSHA" in command for command in monitor.commands) >= 6
     stored = list(everything_stored(redis.Redis.from_url(url)))
     assert any(key.startswith("smsq:pump:") for key in stored)
