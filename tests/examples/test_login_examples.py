@@ -139,6 +139,14 @@ def fresh_number() -> str:
     return f"135{uuid.uuid4().int % 10**8:08d}"
 
 
+def wait_sent(app: ExampleApp, ticket: str) -> None:
+    """Until the worker has recorded the send (the outbox has the SMS a moment before): a check
+    before that finds no live code, and answers without asking the provider."""
+    wait_until(
+        lambda: app.call("GET", f"/smsq/codes/{ticket}").body["state"] == "sent", timeout_s=30, what="sent"
+    )
+
+
 def test_a_code_is_sent_read_from_the_outbox_and_verified(app: ExampleApp, emulator: EmulatorHandle) -> None:
     phone = fresh_number()
     sent = app.send(phone)
@@ -148,6 +156,7 @@ def test_a_code_is_sent_read_from_the_outbox_and_verified(app: ExampleApp, emula
     assert sent.headers["Location"].endswith(f"/smsq/codes/{ticket}")
 
     wait_until(lambda: bool(emulator.messages(phone)), timeout_s=30, what="the code in the outbox")
+    wait_sent(app, ticket)
     code = emulator.messages(phone)[0]["code"]
     assert app.call("GET", "/me").body == {"logged_in": False}
     verified = app.verify(phone, code)
@@ -176,8 +185,10 @@ def test_a_bad_number_is_answered_400_with_the_reason(app: ExampleApp) -> None:
 
 def test_the_sixth_wrong_code_is_answered_429_check_locked(app: ExampleApp, emulator: EmulatorHandle) -> None:
     phone = fresh_number()
-    assert app.send(phone).status == 202
+    sent = app.send(phone)
+    assert sent.status == 202
     wait_until(lambda: bool(emulator.messages(phone)), timeout_s=30, what="the code in the outbox")
+    wait_sent(app, sent.body["ticket"])
     for left in (4, 3, 2, 1, 0):
         wrong = app.verify(phone, "00000000")
         assert (wrong.status, wrong.body) == (200, {"passed": False, "attempts_left": left})
