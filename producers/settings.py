@@ -167,6 +167,24 @@ def _redis_url(value: object) -> object:
     return value
 
 
+def _kombu_problem(url: str) -> str | None:
+    """Why kombu cannot even parse ``url`` (it connects later), in words that quote no part of it."""
+    from kombu.connection import Connection  # noqa: PLC0415 - loaded with the settings only, not on import
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return "it has no unix:// transport; set SMSQ_BROKER_URL to a redis:// URL of the same server"
+    try:
+        Connection(url)  # type: ignore[no-untyped-call]
+    except (TypeError, KeyError, ValueError):
+        names = sorted(
+            {name for name, _, _ in (item.partition("=") for item in parts.query.split("&")) if name}
+        )
+        shown = ", ".join(name[:30] for name in names if re.fullmatch(r"[A-Za-z0-9_]+", name))
+        return f"query option(s) {shown or 'in the URL'} are not broker options; remove them"
+    return None
+
+
 _BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp", "sentinel"})
 
 
@@ -456,7 +474,17 @@ class Settings(BaseSettings):
         if self.pumping_cooldown_s > self.pumping_max_cooldown_s:
             raise ValueError("SMSQ_PUMPING_COOLDOWN_S must not exceed SMSQ_PUMPING_MAX_COOLDOWN_S")
         self._check_monitor_rules()
+        self._check_broker()
         return self
+
+    def _check_broker(self) -> None:
+        """The broker URL (SMSQ_REDIS_URL unless SMSQ_BROKER_URL is set) must be one Celery's broker
+        client can use: redis-py reads forms kombu refuses (``unix://``, query options such as
+        ``?password=`` or ``?socket_timeout=``), and those failed only at the first send, untyped."""
+        variable = "SMSQ_BROKER_URL" if self.broker_url is not None else "SMSQ_REDIS_URL (the broker too)"
+        problem = _kombu_problem(self.broker_dsn)
+        if problem is not None:
+            raise ValueError(f"{variable}: the broker client (kombu) cannot use it: {problem}")
 
     def _check_monitor_rules(self) -> None:
         configured = self.limit_scopes()

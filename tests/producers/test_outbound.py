@@ -142,23 +142,32 @@ def test_sends_from_many_threads_each_queue_their_own_message(producer: redis.Re
         assert producer.hget(f"smsq:send:{ticket}", "state") == "queued"
 
 
-def test_the_same_store_written_another_way_still_rides_and_another_database_does_not(
-    producer: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def other_redis() -> Iterator[str]:
+    """A Redis server of this module's own, as a broker that is not the store: another database of
+    the shared server would be one the test run does not own."""
+    with Stack() as stack:
+        yield stack.redis()
+
+
+def test_the_same_store_written_another_way_still_rides_and_another_server_does_not(
+    producer: redis.Redis, redis_url: str, other_redis: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, db = redis_url.rsplit("/", 1)
-    use_settings(monkeypatch, {"SMSQ_BROKER_URL": f"{base}/{db}?socket_keepalive=true"})
+    # the same server and database with an empty user part (a query option, the spelling it once
+    # had here, is no broker option: the settings refuse it at load)
+    use_settings(monkeypatch, {"SMSQ_BROKER_URL": f"{base.replace('://', '://:@', 1)}/{db}"})
     assert rides_with_admission()
-    use_settings(monkeypatch, {"SMSQ_BROKER_URL": f"{base}/{int(db) + 2}"})
+    use_settings(monkeypatch, {"SMSQ_BROKER_URL": other_redis})
     assert not rides_with_admission()
 
 
 def test_with_another_broker_the_send_is_published_after_its_admission(
-    producer: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    producer: redis.Redis, other_redis: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A broker that is not the store (here another database) gets the message from Celery."""
-    base, db = redis_url.rsplit("/", 1)
-    broker_url = f"{base}/{int(db) + 2}"
-    lane = "elsewhere-" + uuid.uuid4().hex[:8]  # a queue of our own in that other database
+    """A broker that is not the store (here another Redis server) gets the message from Celery."""
+    broker_url = other_redis
+    lane = "elsewhere-" + uuid.uuid4().hex[:8]  # a queue of our own on that other server
     use_settings(
         monkeypatch,
         {"SMSQ_BROKER_URL": broker_url, "SMSQ_LANES": json.dumps({"default": "50/second", lane: "1/second"})},

@@ -203,3 +203,32 @@ def test_a_malformed_store_or_broker_url_is_refused_at_load_without_quoting_it(
     shown = f"{raised.value!s} {raised.value!r} {raised.value.__cause__!r} {raised.value.__context__!r}"
     assert variable in str(raised.value)
     assert "hunter2" not in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "unix:///tmp/smsq-redis.sock",
+        "redis://127.0.0.1:6379/0?password=hunter2-password",
+        "redis://:hunter2-password@127.0.0.1:6379/0?socket_timeout=5",
+        "redis://:hunter2-password@127.0.0.1:6379/0?db=3",
+    ],
+)
+def test_a_store_url_the_broker_client_cannot_use_is_refused_at_load(
+    environment: pytest.MonkeyPatch, url: str
+) -> None:
+    """redis-py reads these and the settings loaded, but the broker (kombu, the same URL unless
+    SMSQ_BROKER_URL is set) refused them: every send raised an untyped TypeError or KeyError."""
+    environment.setenv("SMSQ_REDIS_URL", url)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert "SMSQ_REDIS_URL" in str(raised.value)
+    assert "hunter2" not in f"{raised.value!s} {raised.value!r}"
+    environment.setenv("SMSQ_BROKER_URL", "redis://127.0.0.1:6379/0")
+    clear_process_caches()
+    assert get_settings().redis_dsn == url  # redis-py alone reads it: fine as a store
+
+
+def test_tls_options_in_the_broker_url_are_still_accepted(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SMSQ_REDIS_URL", "rediss://:pw@127.0.0.1:6380/0?ssl_cert_reqs=required")
+    assert get_settings().broker_dsn.startswith("rediss://")
