@@ -108,7 +108,10 @@ def status(ticket: str | None, json_output: bool) -> None:
     if ticket is None:
         from smsq.cli.overview import print_overview  # noqa: PLC0415
 
-        print_overview(json_output)
+        try:
+            print_overview(json_output)
+        except SmsqError as exc:
+            _fail(json_output, exc)
         return
     try:
         record = get_status(ticket)

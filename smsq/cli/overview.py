@@ -7,9 +7,12 @@ import time
 from typing import Any
 
 import click
+import redis
+from kombu.exceptions import OperationalError
 
 from producers import constants
 from producers.connections import get_redis
+from producers.errors import ServiceUnavailable
 from producers.publisher import producer_app
 from producers.receipts import DeliveryCount, ReceiptOutcome, delivery_counts
 from producers.settings import get_settings, redacted_url
@@ -28,13 +31,20 @@ def _limiter_text(state: LaneState) -> str:
 
 
 def collect() -> dict[str, Any]:
-    """Everything the overview shows, as data."""
+    """Everything the overview shows, as data. Raises :class:`ServiceUnavailable` when Redis or the
+    broker does not answer (asked first: the broker client would retry for seconds)."""
     settings = get_settings()
     client = get_redis()
     limiter = UpstreamLimiter.from_settings(settings, client)
-    replies = producer_app().control.ping(timeout=1.0) or []
+    try:
+        seconds, micros = client.time()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    try:
+        replies = producer_app().control.ping(timeout=1.0) or []
+    except (OperationalError, OSError) as exc:  # kombu's connection errors
+        raise ServiceUnavailable("the broker is unavailable") from exc
     workers = sorted(name for reply in replies for name in reply)
-    seconds, micros = client.time()
     now_us = int(seconds) * 1_000_000 + int(micros)
     minute = now_us // 60_000_000
     pipe = client.pipeline(transaction=False)
