@@ -95,7 +95,9 @@ class _JsonErrorRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        log.warning("unparsable request from %s: %s", request.remote, message or exc)
+        # Only the kind of failure: aiohttp's message quotes the offending bytes, and those are the
+        # request line (its query holds PhoneNumber, VerifyCode, AccessKeyId, Signature) or a header.
+        log.warning("unparsable request from %s: HTTP %d (%s)", request.remote, status, type(exc).__name__)
         if request.writer.output_size > 0:
             raise ConnectionError("Response is sent already, cannot send another response")
         error: errors.EmulatorError

@@ -230,3 +230,32 @@ def test_a_short_control_token_is_a_usage_error() -> None:
 def test_the_config_repr_never_shows_the_token() -> None:
     config = EmulatorConfig(keys={KEY_ID: KEY_SECRET}, control_token=TOKEN)
     assert TOKEN not in repr(config) and KEY_SECRET not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "allowed"),
+    [
+        ("127.0.0.1:8085", None, True),
+        ("localhost:8085", None, True),
+        ("[::1]:8085", None, True),
+        ("127.0.0.1:8085", "http://127.0.0.1:8085", True),
+        ("127.0.0.1:8085", "http://localhost:3000", True),
+        ("rebind.attacker.example:8085", None, False),  # DNS rebinding: the page's own name
+        ("127.0.0.1:8085", "https://attacker.example", False),  # a cross-site form POST or fetch
+        ("127.0.0.1:8085", "null", False),
+        ("", None, False),
+        (None, None, True),  # HTTP/1.0 without Host: never a browser
+    ],
+)
+def test_without_a_token_a_loopback_peer_must_also_name_loopback_in_host_and_origin(
+    host: str | None, origin: str | None, allowed: bool
+) -> None:
+    """A page the developer has open reaches loopback too: by DNS rebinding it could read the outbox
+    (every code and number) and point receipts anywhere; a cross-site POST could reset the emulator."""
+    from smsq.emulator.guard import check_access
+
+    if allowed:
+        check_access("127.0.0.1", None, None, host, origin)
+    else:
+        with pytest.raises(errors.ControlsForbidden):
+            check_access("127.0.0.1", None, None, host, origin)

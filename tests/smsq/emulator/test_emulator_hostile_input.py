@@ -117,7 +117,8 @@ CASES = [
     ),
     (
         "a faults update that is not JSON",
-        b"PUT /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{{",
+        b"PUT /_emulator/faults HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Length: 3\r\nConnection: close\r\n\r\n{{{",
         400,
         "BadRequest",
     ),
@@ -141,3 +142,42 @@ def test_hostile_input_gets_a_platform_json_error_and_the_server_keeps_serving(
     connection.request("GET", "/_emulator/health")
     assert connection.getresponse().status == 200
     connection.close()
+
+
+def test_an_unparsable_request_is_logged_without_the_number_or_the_code(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp's parser error quotes the start of the bad line; for an over-long request line that is
+    the query, with the number and the code (and, for the RPC style, AccessKeyId and Signature)."""
+    import asyncio
+    import logging
+
+    from aiohttp import web
+
+    from smsq.emulator import EmulatorConfig, create_app
+    from smsq.emulator.server import EmulatorRunner
+    from smsq.net import free_port
+
+    async def scenario() -> None:
+        runner = EmulatorRunner(create_app(EmulatorConfig(keys={"k": "s"})), access_log=None)
+        await runner.setup()
+        port = free_port()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        try:
+            line = b"POST /?PhoneNumber=13912345678&VerifyCode=654321&AccessKeyId=k&x=" + b"a" * 9000
+            for data in (
+                line + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                b"POST /?PhoneNumber=13912345678 HTTP/1.1\r\nHost: x\r\nX-A: 654321\x00\r\n\r\n",
+            ):
+                status, _, _ = await asyncio.to_thread(raw_http, f"127.0.0.1:{port}", data)
+                assert status == 400
+        finally:
+            await runner.cleanup()
+
+    with caplog.at_level(logging.WARNING, logger="emulator"):
+        asyncio.run(scenario())
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "unparsable request" in logged
+    for secret in ("13912345678", "654321", "AccessKeyId"):
+        assert secret not in logged
