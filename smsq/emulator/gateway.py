@@ -43,7 +43,7 @@ def parse_form(text: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def _check_date(raw: str, now: float) -> None:
+def _check_date(raw: str, now: float) -> float:
     if not _DATE.match(raw):
         raise errors.InvalidTimeStampFormat()
     try:
@@ -52,6 +52,7 @@ def _check_date(raw: str, now: float) -> None:
         raise errors.InvalidTimeStampFormat() from None
     if abs(now - stamp) > NONCE_WINDOW_S:
         raise errors.InvalidTimeStampExpired()
+    return stamp
 
 
 def _secret(emulator: Emulator, key_id: str) -> str:
@@ -83,7 +84,7 @@ def _verify_acs3(
     action = headers["x-acs-action"]
     _route(action, headers["x-acs-version"])
     secret = _secret(emulator, auth.key_id)
-    _check_date(headers["x-acs-date"], emulator.clock.now())
+    signed_at = _check_date(headers["x-acs-date"], emulator.clock.now())
     expected = signing.acs3_signature(
         method=request.method,
         path=request.path,
@@ -95,7 +96,7 @@ def _verify_acs3(
     )
     if not signing.same(expected, auth.signature):
         raise errors.SignatureDoesNotMatch()
-    if not emulator.nonces.first_use(auth.key_id, headers["x-acs-signature-nonce"]):
+    if not emulator.nonces.first_use(auth.key_id, headers["x-acs-signature-nonce"], signed_at):
         raise errors.SignatureNonceUsed()
     return action, auth.key_id
 
@@ -112,11 +113,11 @@ def _verify_rpc(
         raise errors.InvalidSignatureMethod()
     key_id = query["AccessKeyId"]
     secret = _secret(emulator, key_id)
-    _check_date(query["Timestamp"], emulator.clock.now())
+    signed_at = _check_date(query["Timestamp"], emulator.clock.now())
     expected = signing.rpc_signature(method, [*form.items(), *query.items()], secret)
     if not signing.same(expected, query["Signature"]):
         raise errors.SignatureDoesNotMatch()
-    if not emulator.nonces.first_use(key_id, query["SignatureNonce"]):
+    if not emulator.nonces.first_use(key_id, query["SignatureNonce"], signed_at):
         raise errors.SignatureNonceUsed()
     return action, key_id
 

@@ -210,19 +210,25 @@ class NonceMemory:
         self._limit = limit
         self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def first_use(self, key_id: str, nonce: str) -> bool:
-        """Record ``nonce``; False when it was already used inside the window."""
+    def first_use(self, key_id: str, nonce: str, signed_at: float | None = None) -> bool:
+        """Record ``nonce``; False when it was already used inside the window.
+
+        A nonce is kept until its request's time stamp (``signed_at``, which may lie up to the window
+        ahead of the server's clock) can no longer be accepted, so the same signed request never
+        passes twice: remembering it only for the window after first use would let a request dated
+        in the future be replayed once its nonce is forgotten but its date is still current.
+        """
         now = self.clock.now()
         seen = self._seen
         while seen:
-            oldest = next(iter(seen.values()))
-            if oldest > now - NONCE_WINDOW_S:
+            forget_at = next(iter(seen.values()))
+            if forget_at > now:
                 break
             seen.popitem(last=False)
         key = (key_id, nonce)
         if key in seen:
             return False
-        _bounded_put(seen, key, now, self._limit)
+        _bounded_put(seen, key, max(now, signed_at or now) + NONCE_WINDOW_S, self._limit)
         return True
 
     def __len__(self) -> int:

@@ -113,3 +113,16 @@ def test_send_timestamps_are_a_bounded_ring() -> None:
     for i in range(12):
         stats.send_timestamps.append(float(i))
     assert stats.as_dict()["send_timestamps"] == [7.0, 8.0, 9.0, 10.0, 11.0]
+
+
+def test_a_nonce_is_kept_while_its_future_time_stamp_is_still_accepted(clock: FakeClock) -> None:
+    """A request dated 14 minutes ahead (client clock fast) is accepted until 29 minutes from now;
+    its nonce must be remembered that long, or the same signed request passes a second time."""
+    nonces = NonceMemory(clock, limit=1000)
+    signed_at = clock.now() + 14 * 60
+    assert nonces.first_use("k", "n1", signed_at)
+    clock.advance(NONCE_WINDOW_S + 1)  # the date (now 1 minute old) is still inside the skew
+    assert not nonces.first_use("k", "n1", signed_at)
+    clock.advance(14 * 60)  # now the date is past the skew: the gateway refuses it before the nonce
+    assert nonces.first_use("k", "n2", clock.now())
+    assert len(nonces) == 1
