@@ -8,6 +8,7 @@ and the same sequence of requests, the same sequence of outcomes repeats.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,8 +129,10 @@ def _checked(name: str, value: Any) -> Any:
     nullable = name in ("rate_limit", "retry_after_ms", "daily_limit")
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number{' or null' if nullable else ''}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        # json.loads takes NaN and Infinity: NaN slips past every comparison below (a NaN rate_limit
+        # turns flow control off) and either one makes GET /_emulator/faults answer non-JSON
+        raise ValueError(f"{name} must be a finite number{' or null' if nullable else ''}")
     if name in _RATES and not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be between 0 and 1")
     if value < 0 or (name in ("rate_limit", "retry_after_ms", "daily_limit") and value <= 0):

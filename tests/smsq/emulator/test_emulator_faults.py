@@ -65,6 +65,10 @@ def test_put_faults_is_a_partial_update_that_returns_the_whole_configuration(emu
         {"hang_s": "long"},
         {"throttle_rate": 0.6, "drop_rate": 0.6},
         [1],
+        {"rate_limit": float("nan")},  # json.dumps writes NaN, which json.loads accepts
+        {"latency_ms": float("nan")},
+        {"hang_s": float("inf")},
+        {"latency_ms": float("inf")},
     ],
 )
 def test_put_faults_refuses_unknown_keys_and_bad_values_with_a_400_json_error(
