@@ -75,7 +75,7 @@ def rides_with_admission() -> bool:
 def _server_and_db(url: str) -> tuple[object, ...] | None:
     """Where a Redis URL points (redis-py's own reading of it); None for any other broker."""
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        return None  # RabbitMQ, Sentinel: never the store
+        return None  # RabbitMQ: never the store
     where = redis_connection.parse_url(url)  # type: ignore[no-untyped-call]
     return tuple(where.get(name) for name in ("host", "port", "path", "db", "connection_class"))
 

@@ -185,7 +185,23 @@ def _kombu_problem(url: str) -> str | None:
     return None
 
 
-_BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp", "sentinel"})
+# Not sentinel://: kombu's needs a master_name transport option smsq has no setting for.
+_BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp"})
+
+_ENDPOINT = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _endpoint(value: object) -> object:
+    """A host with an optional port: the SDK adds the scheme (SMSQ_ALIYUN_PROTOCOL) and the path."""
+    if isinstance(value, str) and not _ENDPOINT.fullmatch(value):
+        raise ValueError("expected host[:port] without a scheme, a path or spaces (dypnsapi.aliyuncs.com)")
+    return value
+
+
+def _not_blank(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
+    return value
 
 
 def _broker_url(value: object) -> object:
@@ -326,15 +342,15 @@ class Settings(BaseSettings):
     encryption_keys: EncryptionKeys = ()
 
     # --- Alibaba Dypnsapi ---------------------------------------------------------------------------
-    aliyun_endpoint: str = DEFAULT_ENDPOINT
+    aliyun_endpoint: Annotated[str, BeforeValidator(_endpoint)] = DEFAULT_ENDPOINT
     aliyun_protocol: Literal["https", "http"] = "https"
     access_key_id: SecretStr | None = Field(default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_ID")
     access_key_secret: SecretStr | None = Field(
         default=None, validation_alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET"
     )
     # The values below are every purpose's defaults (see SMSQ_PURPOSES).
-    sign_name: str = DEFAULT_SIGN_NAME
-    template_code: str = DEFAULT_TEMPLATE_CODE
+    sign_name: Annotated[str, BeforeValidator(_not_blank)] = DEFAULT_SIGN_NAME
+    template_code: Annotated[str, BeforeValidator(_not_blank)] = DEFAULT_TEMPLATE_CODE
     #: ``##code##`` is where Alibaba puts the code it generates; ``##min##`` becomes the code's
     #: validity in whole minutes (the purpose's ``code_ttl_s``), as template 100001's ``min`` says.
     template_param: TemplateParam = '{"code":"##code##","min":"##min##"}'
@@ -372,7 +388,7 @@ class Settings(BaseSettings):
     run_lease_s: float = Field(default=10.0, ge=3, le=120)
 
     # --- send records ---------------------------------------------------------------------------------
-    record_ttl_s: int = Field(default=86_400, ge=600)
+    record_ttl_s: int = Field(default=86_400, ge=600, le=31_536_000)
 
     # --- abuse limits ("N/period;…", see producers.limits) ------------------------------------------
     phone_limits: Rates = "1/minute;5/hour;10/day"  # type: ignore[assignment]
@@ -416,7 +432,7 @@ class Settings(BaseSettings):
     #: The account-wide cap on provider calls, under Dypnsapi's 500 requests/s; empty for none.
     account_rate: OptionalRate = "400/second"  # type: ignore[assignment]
     #: A limiter wait up to this long sleeps in the task; a longer one re-queues with a countdown.
-    limiter_max_sleep_s: float = Field(default=0.5, ge=0)
+    limiter_max_sleep_s: float = Field(default=0.5, ge=0, le=60)
 
     # --- metrics ------------------------------------------------------------------------------------
     metrics_port: int = Field(default=9808, ge=0, le=65535)  # 0 disables the worker's /metrics server

@@ -37,6 +37,16 @@ BAD_VALUES = [
     ("SMSQ_PURPOSES", '{"login": {"scheme": "x"}}', "purpose 'login': scheme"),
     ("SMSQ_PURPOSES", '{"reset": {"scheme_name": "a-scheme-name-of-21-ch"}}', "at most 20 characters"),
     ("SMSQ_PURPOSES", '{"reset": {"code_ttl_s": 90}}', "must not be below SMSQ_SEND_DEADLINE_S"),
+    # accepted once, then every send retried until its deadline, or every call refused by Redis
+    ("SMSQ_ALIYUN_ENDPOINT", "https://dypnsapi.aliyuncs.com", "without a scheme"),
+    ("SMSQ_ALIYUN_ENDPOINT", " ", "without a scheme"),
+    ("SMSQ_ALIYUN_ENDPOINT", "dypnsapi.aliyuncs.com/", "without a scheme"),
+    ("SMSQ_SIGN_NAME", " ", "must not be empty"),
+    ("SMSQ_TEMPLATE_CODE", "", "must not be empty"),
+    ("SMSQ_RECORD_TTL_S", "1e23", "valid integer"),
+    ("SMSQ_RECORD_TTL_S", "100000000", "less than or equal to 31536000"),
+    ("SMSQ_LIMITER_MAX_SLEEP_S", "inf", "less than or equal to 60"),
+    ("SMSQ_BROKER_URL", "sentinel://127.0.0.1:26379", "not a broker URL"),
 ]
 
 
@@ -232,3 +242,11 @@ def test_a_store_url_the_broker_client_cannot_use_is_refused_at_load(
 def test_tls_options_in_the_broker_url_are_still_accepted(environment: pytest.MonkeyPatch) -> None:
     environment.setenv("SMSQ_REDIS_URL", "rediss://:pw@127.0.0.1:6380/0?ssl_cert_reqs=required")
     assert get_settings().broker_dsn.startswith("rediss://")
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["dypnsapi.aliyuncs.com", "127.0.0.1:8085", "emulator:8085", "localhost:8085", "[::1]:8085"]
+)
+def test_an_endpoint_is_a_host_with_an_optional_port(environment: pytest.MonkeyPatch, endpoint: str) -> None:
+    environment.setenv("SMSQ_ALIYUN_ENDPOINT", endpoint)
+    assert get_settings().aliyun_endpoint == endpoint
