@@ -25,7 +25,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr, ValidationError, model_validator
@@ -643,6 +643,20 @@ _ALIASES = {
     "alibaba_cloud_access_key_id": "access_key_id",
     "alibaba_cloud_access_key_secret": "access_key_secret",
 }
+
+
+def shown_setting(key: str, value: object) -> object:
+    """The setting ``key``'s ``value`` as it may be shown: a URL without its password, a secret as
+    ``***``, anything else as given (``settings.SMSQ`` in Django's error pages and mails, which
+    hide only names that look secret, and ``REDIS_URL`` does not)."""
+    name = _field_name(key)
+    if name in {"redis_url", "broker_url"} and isinstance(value, str):
+        return redacted_url(value)
+    return "***" if _holds_secret(Settings.model_fields[name].annotation) else value
+
+
+def _holds_secret(annotation: object) -> bool:
+    return annotation is SecretStr or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
 def _field_name(key: str) -> str:

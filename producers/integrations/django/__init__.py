@@ -14,7 +14,9 @@ urls.py (optional: ready-made send / check / status routes, see :mod:`producers.
 ``SMSQ_REDIS_URL``). The app passes it to :func:`producers.configure` when Django starts
 (``AppConfig.ready()``); a value in the dict wins over the same ``SMSQ_*`` environment variable, and
 what the dict leaves out is read from the environment. A bad value stops Django from starting
-with a :class:`~producers.errors.ConfigurationError` naming the variable.
+with a :class:`~producers.errors.ConfigurationError` naming the variable. Once smsq holds them, the
+dict keeps URLs without their password and secrets as ``***``: Django's error pages and mails print
+settings whose name does not look secret (``REDIS_URL``) in clear.
 
 Django has no proxy handling, so behind reverse proxies of your own set ``TRUSTED_PROXY_HOPS`` (in
 ``SMSQ`` or as ``SMSQ_TRUSTED_PROXY_HOPS``) to their number: :func:`client_ip` then reads the

@@ -72,3 +72,38 @@ def test_without_the_data_keys_django_does_not_start() -> None:
     started = start_django('{"CHECK_MAX_FAILURES": 7}', keys=False)
     assert started.returncode == 1
     assert "ConfigurationError: SMSQ_HASH_KEYS is not set" in started.stderr.strip().splitlines()[-1]
+
+
+def test_an_error_page_shows_no_password_or_secret_given_in_the_smsq_dict() -> None:
+    """Django's debug page and ADMINS mails print settings through SafeExceptionReporterFilter, which
+    hides only names that look secret: REDIS_URL does not."""
+    script = textwrap.dedent(
+        """
+        import django
+        from django.conf import settings
+        settings.configure(SECRET_KEY="x" * 50, INSTALLED_APPS=["producers.integrations.django"], SMSQ={
+            "REDIS_URL": "redis://:hunter2-url@127.0.0.1:6379/9",
+            "BROKER_URL": "redis://ops:hunter3-url@127.0.0.1:6379/9",
+            "GATEWAY_TOKEN": "hunter4-token-0123456789abcdef0123",
+            "CHECK_MAX_FAILURES": 7,
+        })
+        django.setup()
+        from django.views.debug import SafeExceptionReporterFilter
+        from producers.settings import get_settings
+        print(SafeExceptionReporterFilter().get_safe_settings()["SMSQ"])
+        print(get_settings().redis_dsn, get_settings().check_max_failures)
+        """
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SMSQ_")}
+    shown = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**clean, **KEYS},
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    page, held = shown.stdout.splitlines()
+    assert "hunter" not in page and "127.0.0.1:6379/9" in page and "7" in page
+    assert held == "redis://:hunter2-url@127.0.0.1:6379/9 7"  # smsq itself still has it
