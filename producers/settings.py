@@ -659,7 +659,9 @@ def _holds_secret(annotation: object) -> bool:
     return annotation is SecretStr or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
-def _field_name(key: str) -> str:
+def _field_name(key: object) -> str:
+    if not isinstance(key, str):
+        raise ConfigurationError(f"{type(key).__name__} key: a smsq setting is named by a string")
     name = key.lower()
     if name.startswith(_ENV_PREFIX.lower()):
         name = name[len(_ENV_PREFIX) :]

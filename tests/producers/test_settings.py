@@ -83,6 +83,11 @@ def test_configure_refuses_the_same_values_from_code(
         configure({variable: value})
 
 
+def test_configure_refuses_a_key_that_is_not_a_string(environment: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="int key: a smsq setting is named by a string"):
+        configure({5: "x"})  # type: ignore[dict-item]
+
+
 def test_configure_names_an_unknown_setting_and_values_given_in_code_win_over_the_environment(
     environment: pytest.MonkeyPatch,
 ) -> None:
