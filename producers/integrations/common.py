@@ -138,10 +138,11 @@ def send_answer(raw: bytes, content_type: str | None, client_ip: str | None) -> 
 def end_user_purpose(body: dict[str, object]) -> str:
     """The body's ``purpose`` (:data:`DEFAULT_PURPOSE` when absent), as an end user may pick it.
 
-    The pumping breaker and ``SMSQ_PURPOSE_LIMITS`` count each purpose apart; with
+    ``SMSQ_PURPOSE_LIMITS`` count each purpose apart, and records and metrics name it; with
     ``SMSQ_PURPOSES`` unset any name is a purpose, so a caller free to choose one could start a
-    fresh count with every send. An end user may therefore name only a purpose ``SMSQ_PURPOSES``
-    configures (or the default); a trusted backend picks any through ``send_code`` or the gateway.
+    fresh count (and a new metric series) with every send. An end user may therefore name only a
+    purpose ``SMSQ_PURPOSES`` configures (or the default); a trusted backend picks any through
+    ``send_code`` or the gateway. (The pumping breaker counts all purposes together there.)
     Raises :class:`~producers.errors.UnknownPurpose` otherwise."""
     purpose = optional(body, "purpose") or DEFAULT_PURPOSE
     if purpose != DEFAULT_PURPOSE and get_settings().purposes is None:
