@@ -340,32 +340,24 @@ def test_the_command_refuses_to_start_without_the_data_keys(smsq_env: dict[str, 
     assert "SMSQ_ENCRYPTION_KEYS is not set" in line
 
 
-def test_the_command_refuses_an_empty_token(
-    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from click.testing import CliRunner
-
-    from smsq.cli import main
-    from tests.conftest import clear_process_caches
-
-    monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", " ")
-    clear_process_caches()
-    result = CliRunner().invoke(main, ["gateway", "--port", "0"])
-    assert result.exit_code == 2
-    assert "SMSQ_GATEWAY_TOKEN is set but empty" in result.stderr
-
-
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (" ", "SMSQ_GATEWAY_TOKEN is set but empty"),
+        # a token read from a file keeps its newline; every request would then be refused with 401
+        ("0123456789abcdef0123456789abcdef\n", "SMSQ_GATEWAY_TOKEN has leading or trailing whitespace"),
+    ],
+)
 def test_the_command_refuses_a_token_no_client_could_send(
-    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    smsq_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, token: str, says: str
 ) -> None:
-    """A token read from a file keeps its newline; every request would then be refused with 401."""
     from click.testing import CliRunner
 
     from smsq.cli import main
     from tests.conftest import clear_process_caches
 
-    monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", "0123456789abcdef0123456789abcdef\n")
+    monkeypatch.setenv("SMSQ_GATEWAY_TOKEN", token)
     clear_process_caches()
     result = CliRunner().invoke(main, ["gateway", "--port", "0"])
     assert result.exit_code == 2
-    assert "SMSQ_GATEWAY_TOKEN has leading or trailing whitespace" in result.stderr
+    assert says in result.stderr
